@@ -1,0 +1,361 @@
+//! `policy.toml`: the gateway's one configuration file, loaded with figment (TOML plus
+//! `AUDITGATE_`-prefixed environment overrides, `__` separating nested keys).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A configuration that could not be loaded; the message names the key and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Parse(String),
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub engine: EngineConfig,
+    #[serde(default)]
+    pub keys: Vec<KeyConfig>,
+    #[serde(default)]
+    pub policy: Vec<PolicyConfig>,
+}
+
+/// `[server]`: where to listen and how much a client may send.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub max_request_bytes: usize,
+    pub max_event_bytes: usize,
+    pub max_depth: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_request_bytes: 16 << 20,
+            max_event_bytes: 64 << 10,
+            max_depth: 32,
+        }
+    }
+}
+
+/// `[storage]`: the sled log.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    /// Extra time the writer may wait to gather a bigger group commit.
+    pub flush_interval_ms: u64,
+    pub idempotency_window_secs: u64,
+    pub cache_capacity_mb: u64,
+    /// Most events the writer puts into one group commit.
+    pub max_batch_events: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            flush_interval_ms: 0,
+            idempotency_window_secs: 86_400,
+            cache_capacity_mb: 64,
+            max_batch_events: 10_000,
+        }
+    }
+}
+
+/// `[engine]`: the policy engine as a whole.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// File holding the HMAC key used for `pseudonymize`; created (mode 0600) on first
+    /// start when missing. Default: `<data_dir>/pseudonym.key`.
+    pub pseudonym_key_file: Option<PathBuf>,
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Ingest,
+    Auditor,
+    Admin,
+}
+
+impl Role {
+    /// The role's name as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// `[[keys]]`: one API key, stored only as its SHA-256.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub name: String,
+    pub role: Role,
+    /// Lower-case hex SHA-256 of the key.
+    pub sha256: String,
+}
+
+/// What happens to an event when a policy fails on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// The event is refused; nothing is stored (fail closed).
+    Reject,
+    /// The event is kept aside in the quarantine tree with the error.
+    Quarantine,
+    /// The event goes on without this policy's decision.
+    Skip,
+}
+
+/// `[[policy]]`: one link of the chain.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub name: String,
+    /// `builtin:NAME` or a path to a `.wasm` component (relative to the config file).
+    pub module: String,
+    #[serde(default = "default_on_error")]
+    pub on_error: OnError,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u64,
+    /// Only events whose action matches one of these run through the policy:
+    /// an exact action or a prefix ending in `*` (`user.*`). Empty or absent: all events.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// Handed to the policy's `init` as JSON.
+    #[serde(default = "empty_table")]
+    pub config: serde_json::Value,
+}
+
+fn default_on_error() -> OnError {
+    OnError::Skip
+}
+fn default_timeout_ms() -> u64 {
+    50
+}
+fn default_memory_mb() -> u64 {
+    32
+}
+fn empty_table() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// SHA-256 hashes of the development keys shipped in the default `policy.toml`
+/// (`ag_dev_ingest_key`, `ag_dev_auditor_key`, `ag_dev_admin_key`). The gateway refuses to
+/// listen beyond loopback while any of them is configured.
+pub const DEVELOPMENT_KEY_HASHES: [&str; 3] = [
+    "679d44db711514c0aa0cdbfc72fac56f3047d0816d8cdb0f3e53fd909d68c893",
+    "e970bd77b5fdf60e6d75029ce57c771102f371efb431f2214cc6853e7c1e4d96",
+    "ec1e3dedad1caba31af2fac42d3bb9b49695c65c2d92877a3d885bf33fc0ba62",
+];
+
+impl Config {
+    /// Loads `path` plus `AUDITGATE_` environment overrides, then checks the values.
+    /// Relative paths in the file are resolved against the file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        if !path.exists() {
+            return Err(ConfigError::Parse(format!(
+                "configuration file {} does not exist",
+                path.display()
+            )));
+        }
+        let figment = Figment::new()
+            .merge(Toml::file(path))
+            // Only nested keys (`AUDITGATE_SERVER__LISTEN`): other AUDITGATE_* variables
+            // (a test harness's, a wrapper script's) are not configuration.
+            .merge(
+                Env::prefixed("AUDITGATE_")
+                    .filter(|k| k.as_str().contains("__"))
+                    .split("__"),
+            );
+        let mut config: Config = figment.extract().map_err(|e| {
+            ConfigError::Parse(format!("invalid configuration in {}: {e}", path.display()))
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        if self.storage.data_dir.is_relative() {
+            self.storage.data_dir = base.join(&self.storage.data_dir);
+        }
+        if let Some(p) = &self.engine.pseudonym_key_file
+            && p.is_relative()
+        {
+            self.engine.pseudonym_key_file = Some(base.join(p));
+        }
+        for policy in &mut self.policy {
+            if !policy.module.starts_with("builtin:") && Path::new(&policy.module).is_relative() {
+                policy.module = base.join(&policy.module).to_string_lossy().into_owned();
+            }
+        }
+    }
+
+    /// Checks what serde cannot: value ranges, uniqueness, key format, the loopback rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_string(),
+        };
+        if self.server.max_event_bytes == 0 || self.server.max_event_bytes > self.server.max_request_bytes {
+            return Err(invalid(
+                "server.max_event_bytes".into(),
+                "expected a number between 1 and server.max_request_bytes",
+            ));
+        }
+        if self.server.max_depth == 0 || self.server.max_depth > 128 {
+            return Err(invalid("server.max_depth".into(), "expected a number between 1 and 128"));
+        }
+        if self.storage.max_batch_events == 0 {
+            return Err(invalid("storage.max_batch_events".into(), "expected a positive number"));
+        }
+        if self.keys.is_empty() {
+            return Err(invalid("keys".into(), "expected at least one [[keys]] entry"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, key) in self.keys.iter().enumerate() {
+            if key.name.trim().is_empty() {
+                return Err(invalid(format!("keys[{i}].name"), "expected a non-empty name"));
+            }
+            if !names.insert(key.name.as_str()) {
+                return Err(invalid(format!("keys[{i}].name"), "key names must be unique"));
+            }
+            if key.sha256.len() != 64 || hex::decode(&key.sha256).is_err() {
+                return Err(invalid(
+                    format!("keys[{i}].sha256"),
+                    "expected 64 hex digits (the SHA-256 of the key; `auditgate hash-key KEY` prints it)",
+                ));
+            }
+        }
+        let mut policy_names = std::collections::HashSet::new();
+        for (i, policy) in self.policy.iter().enumerate() {
+            if policy.name.trim().is_empty() {
+                return Err(invalid(format!("policy[{i}].name"), "expected a non-empty name"));
+            }
+            if !policy_names.insert(policy.name.as_str()) {
+                return Err(invalid(format!("policy[{i}].name"), "policy names must be unique"));
+            }
+            if policy.timeout_ms == 0 || policy.timeout_ms > 60_000 {
+                return Err(invalid(format!("policy[{i}].timeout_ms"), "expected 1..=60000"));
+            }
+            if policy.memory_mb == 0 || policy.memory_mb > 4096 {
+                return Err(invalid(format!("policy[{i}].memory_mb"), "expected 1..=4096"));
+            }
+            if !policy.config.is_object() {
+                return Err(invalid(format!("policy[{i}].config"), "expected a table"));
+            }
+        }
+        if !self.server.listen.ip().is_loopback() && self.has_development_key() {
+            return Err(invalid(
+                "server.listen".into(),
+                "a development key (ag_dev_*) is configured: replace the [[keys]] before listening on a non-loopback address",
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when one of the shipped development keys is configured.
+    pub fn has_development_key(&self) -> bool {
+        self.keys
+            .iter()
+            .any(|k| DEVELOPMENT_KEY_HASHES.contains(&k.sha256.to_ascii_lowercase().as_str()))
+    }
+
+    /// Where the pseudonymization key lives.
+    pub fn pseudonym_key_path(&self) -> PathBuf {
+        self.engine
+            .pseudonym_key_file
+            .clone()
+            .unwrap_or_else(|| self.storage.data_dir.join("pseudonym.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("policy.toml");
+        std::fs::write(&p, text).expect("write config");
+        p
+    }
+
+    const KEY: &str = "[[keys]]\nname = \"k\"\nrole = \"ingest\"\nsha256 = \"679d44db711514c0aa0cdbfc72fac56f3047d0816d8cdb0f3e53fd909d68c893\"\n";
+
+    #[test]
+    fn the_default_policy_toml_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy.toml");
+        let config = Config::load(&path).expect("default config loads");
+        assert_eq!(config.keys.len(), 3);
+        assert!(config.has_development_key());
+        assert_eq!(config.policy[0].module, "builtin:redact-secrets");
+        assert_eq!(config.policy[0].on_error, OnError::Reject);
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(dir.path(), &format!("[server]\nmax_depth = \"deep\"\n{KEY}"));
+        let err = Config::load(&p).expect_err("must fail").to_string();
+        assert!(err.contains("max_depth"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(dir.path(), &format!("[storage]\ndata_dri = \"x\"\n{KEY}"));
+        let err = Config::load(&p).expect_err("must fail").to_string();
+        assert!(err.contains("data_dri"), "{err}");
+    }
+
+    #[test]
+    fn development_keys_are_refused_off_loopback() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(dir.path(), &format!("[server]\nlisten = \"0.0.0.0:8080\"\n{KEY}"));
+        let err = Config::load(&p).expect_err("must fail").to_string();
+        assert!(err.contains("server.listen"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_key_hash_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(dir.path(), "[[keys]]\nname = \"k\"\nrole = \"ingest\"\nsha256 = \"abc\"\n");
+        let err = Config::load(&p).expect_err("must fail").to_string();
+        assert!(err.contains("keys[0].sha256"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(dir.path(), &format!("[storage]\ndata_dir = \"d\"\n{KEY}"));
+        let config = Config::load(&p).expect("loads");
+        assert_eq!(config.storage.data_dir, dir.path().join("d"));
+    }
+}

@@ -1,0 +1,312 @@
+//! The policy engine: runs each batch of validated events through the configured chain of
+//! WASM policies and turns their decisions into what the store appends.
+//!
+//! Per policy, in chain order: the events whose action matches the policy's filter go to
+//! it as one batch; each decision is applied to a copy of its event (patches), the result
+//! is validated against the event schema again, and only then replaces the event. A
+//! failure (error result, trap, timeout, bad patch) applies the policy's `on_error`.
+
+pub mod host;
+pub mod patch;
+pub mod pseudonym;
+pub mod wasm;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::builtin;
+use crate::config::{Config, OnError, PolicyConfig};
+use crate::event::{self, ValidEvent};
+use crate::store::NewAlert;
+use host::SharedHostState;
+use pseudonym::Pseudonymizer;
+use wasm::{CallError, DecisionOut, InstancePool, InstanceSpec, WasmRuntime};
+
+/// A policy set that could not be loaded; names the policy and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("policy `{policy}`: {message}")]
+    Policy { policy: String, message: String },
+    #[error("wasm runtime: {0}")]
+    Runtime(String),
+}
+
+/// One event after the whole chain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChainOutcome {
+    /// Goes to the log.
+    Pass(Processed),
+    /// A policy with `on_error = "reject"` failed: nothing is stored.
+    Rejected { policy: String, error: String },
+    /// A policy with `on_error = "quarantine"` failed: the event (as it was before that
+    /// policy) goes to the quarantine tree.
+    Quarantined {
+        policy: String,
+        error: String,
+        event: Map<String, Value>,
+    },
+}
+
+/// An event the chain let through, with everything the policies added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Processed {
+    pub event: ValidEvent,
+    pub redacted: Vec<String>,
+    pub tags: Vec<String>,
+    pub alerts: Vec<NewAlert>,
+}
+
+/// Call and error counts of one policy, for metrics and readiness.
+#[derive(Debug, Default)]
+pub struct PolicyStats {
+    pub calls: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// One link of the chain.
+struct LoadedPolicy {
+    name: String,
+    on_error: OnError,
+    actions: Vec<String>,
+    pool: InstancePool,
+    stats: PolicyStats,
+}
+
+impl LoadedPolicy {
+    fn applies_to(&self, action: &str) -> bool {
+        self.actions.is_empty()
+            || self.actions.iter().any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => action.starts_with(prefix),
+                None => action == pattern,
+            })
+    }
+}
+
+/// The loaded chain of policies.
+pub struct PolicyEngine {
+    policies: Vec<LoadedPolicy>,
+    pseudonymizer: Pseudonymizer,
+    policy_set: String,
+}
+
+/// Event state while it moves through the chain.
+struct InFlight {
+    event: ValidEvent,
+    /// The event as JSON bytes for the next policy; `None` after a change.
+    bytes: Option<Vec<u8>>,
+    redacted: Vec<String>,
+    tags: Vec<String>,
+    alerts: Vec<NewAlert>,
+    done: Option<ChainOutcome>,
+}
+
+impl PolicyEngine {
+    /// Compiles and initialises every `[[policy]]` of `config`. Any failure names the
+    /// policy; nothing half-loaded is returned.
+    pub fn load(config: &Config, pseudonymizer: Pseudonymizer) -> Result<Self, EngineError> {
+        let runtime = WasmRuntime::new().map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        let shared = Arc::new(SharedHostState::default());
+        let mut set_hash = Sha256::new();
+        let mut policies = Vec::with_capacity(config.policy.len());
+        for pc in &config.policy {
+            let fail = |message: String| EngineError::Policy {
+                policy: pc.name.clone(),
+                message,
+            };
+            let bytes = module_bytes(pc).map_err(fail)?;
+            let module_hash = Sha256::digest(&bytes);
+            let pre = runtime
+                .load(&bytes)
+                .map_err(|e| fail(format!("module {} is not a valid policy component: {e:#}", pc.module)))?;
+            let config_json = serde_json::to_vec(&pc.config).map_err(|e| fail(e.to_string()))?;
+            set_hash.update(pc.name.as_bytes());
+            set_hash.update([0]);
+            set_hash.update(module_hash);
+            set_hash.update(serde_json::to_vec(&serde_json::json!({
+                "on_error": pc.on_error, "actions": pc.actions, "config": pc.config,
+                "timeout_ms": pc.timeout_ms, "memory_mb": pc.memory_mb,
+            })).map_err(|e| fail(e.to_string()))?);
+            let spec = InstanceSpec {
+                name: Arc::from(pc.name.as_str()),
+                config_json,
+                timeout_ms: pc.timeout_ms,
+                memory_bytes: usize::try_from(pc.memory_mb << 20).unwrap_or(usize::MAX),
+                shared: shared.clone(),
+            };
+            let pool = InstancePool::new(&runtime, pre, spec).map_err(|e| fail(e.to_string()))?;
+            tracing::info!(policy = %pc.name, module = %pc.module, sha256 = %hex::encode(module_hash), "policy loaded");
+            policies.push(LoadedPolicy {
+                name: pc.name.clone(),
+                on_error: pc.on_error,
+                actions: pc.actions.clone(),
+                pool,
+                stats: PolicyStats::default(),
+            });
+        }
+        let policy_set = hex::encode(&set_hash.finalize()[..16]);
+        Ok(Self {
+            policies,
+            pseudonymizer,
+            policy_set,
+        })
+    }
+
+    /// The hash naming this policy set (config and module hashes); stored on every event.
+    pub fn policy_set(&self) -> &str {
+        &self.policy_set
+    }
+
+    /// Names and counters of the loaded policies, in chain order.
+    pub fn stats(&self) -> Vec<(&str, &PolicyStats)> {
+        self.policies.iter().map(|p| (p.name.as_str(), &p.stats)).collect()
+    }
+
+    /// Runs `events` through the chain. Blocking (wasm runs on this thread): call it from
+    /// a blocking-capable thread. One outcome per event, in order.
+    pub fn process(&self, events: Vec<ValidEvent>, received: DateTime<Utc>) -> Vec<ChainOutcome> {
+        let mut flights: Vec<InFlight> = events
+            .into_iter()
+            .map(|event| InFlight {
+                event,
+                bytes: None,
+                redacted: Vec::new(),
+                tags: Vec::new(),
+                alerts: Vec::new(),
+                done: None,
+            })
+            .collect();
+        for policy in &self.policies {
+            let chosen: Vec<usize> = flights
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.done.is_none() && policy.applies_to(action_of(&f.event)))
+                .map(|(i, _)| i)
+                .collect();
+            if chosen.is_empty() {
+                continue;
+            }
+            let inputs: Vec<Vec<u8>> = chosen
+                .iter()
+                .map(|&i| {
+                    let f = &mut flights[i];
+                    f.bytes
+                        .get_or_insert_with(|| serde_json::to_vec(&f.event.fields).unwrap_or_default())
+                        .clone()
+                })
+                .collect();
+            let results = self.evaluate(policy, &inputs);
+            for (&i, result) in chosen.iter().zip(results) {
+                let outcome = result.and_then(|d| self.apply(policy, &mut flights[i], d, received));
+                if let Err(error) = outcome {
+                    policy.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(policy = %policy.name, %error, on_error = ?policy.on_error, "policy failed on an event");
+                    let f = &mut flights[i];
+                    match policy.on_error {
+                        OnError::Reject => {
+                            f.done = Some(ChainOutcome::Rejected {
+                                policy: policy.name.clone(),
+                                error,
+                            })
+                        }
+                        OnError::Quarantine => {
+                            f.done = Some(ChainOutcome::Quarantined {
+                                policy: policy.name.clone(),
+                                error,
+                                event: f.event.fields.clone(),
+                            })
+                        }
+                        OnError::Skip => {}
+                    }
+                }
+            }
+        }
+        flights
+            .into_iter()
+            .map(|f| {
+                f.done.unwrap_or(ChainOutcome::Pass(Processed {
+                    event: f.event,
+                    redacted: f.redacted,
+                    tags: f.tags,
+                    alerts: f.alerts,
+                }))
+            })
+            .collect()
+    }
+
+    /// One call for the batch; if it traps, each event is retried alone (on fresh
+    /// instances) so that one bad event fails alone. A timeout fails the batch: retrying
+    /// would multiply the time spent.
+    fn evaluate(&self, policy: &LoadedPolicy, inputs: &[Vec<u8>]) -> Vec<Result<DecisionOut, String>> {
+        policy.stats.calls.fetch_add(1, Ordering::Relaxed);
+        match policy.pool.evaluate(inputs) {
+            Ok(results) => results,
+            Err(CallError::Trap(_)) if inputs.len() > 1 => inputs
+                .iter()
+                .map(|one| match policy.pool.evaluate(std::slice::from_ref(one)) {
+                    Ok(mut r) => r.pop().unwrap_or_else(|| Err("no result".into())),
+                    Err(e) => Err(e.to_string()),
+                })
+                .collect(),
+            Err(e) => vec![Err(e.to_string()); inputs.len()],
+        }
+    }
+
+    /// Applies one decision to a copy of the event and re-validates it.
+    fn apply(
+        &self,
+        policy: &LoadedPolicy,
+        flight: &mut InFlight,
+        decision: DecisionOut,
+        received: DateTime<Utc>,
+    ) -> Result<(), String> {
+        if !decision.patches.is_empty() {
+            let mut value = Value::Object(flight.event.fields.clone());
+            let mut redacted = flight.redacted.clone();
+            patch::apply(&mut value, &decision.patches, &self.pseudonymizer, &mut redacted)
+                .map_err(|e| e.to_string())?;
+            let id_before = flight.event.client_id.clone();
+            let validated = event::validate(value, received)
+                .map_err(|e| format!("the patched event is no longer valid: {e}"))?;
+            if validated.client_id != id_before {
+                return Err("a policy may not change the event's `id`".into());
+            }
+            flight.event = validated;
+            flight.redacted = redacted;
+            flight.bytes = None;
+        }
+        for tag in decision.tags {
+            if !flight.tags.contains(&tag) {
+                flight.tags.push(tag);
+            }
+        }
+        flight.alerts.extend(decision.alerts.into_iter().map(|a| NewAlert {
+            policy: policy.name.clone(),
+            rule: a.rule,
+            severity: a.severity.to_string(),
+            summary: a.summary,
+            labels: a.labels,
+        }));
+        Ok(())
+    }
+}
+
+fn action_of(event: &ValidEvent) -> &str {
+    event.fields.get("action").and_then(Value::as_str).unwrap_or("")
+}
+
+/// The component bytes of a policy: embedded for `builtin:NAME`, else read from its path.
+fn module_bytes(pc: &PolicyConfig) -> Result<Vec<u8>, String> {
+    match pc.module.strip_prefix("builtin:") {
+        Some(name) => builtin::module(name).map(<[u8]>::to_vec).ok_or_else(|| {
+            format!(
+                "unknown builtin module `{name}`; bundled policies are: {}",
+                builtin::names().join(", ")
+            )
+        }),
+        None => std::fs::read(&pc.module).map_err(|e| format!("cannot read module {}: {e}", pc.module)),
+    }
+}

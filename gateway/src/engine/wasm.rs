@@ -1,0 +1,298 @@
+//! The wasmtime side: one compiled component and `InstancePre` per policy, instances
+//! pooled and reused, each call bounded by an epoch deadline and a memory cap, and no WASI
+//! capability granted (no files, no sockets, no environment, no inherited stdio).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::host::{HostContext, SharedHostState};
+use super::patch::Patch;
+
+wasmtime::component::bindgen!({
+    path: "../sdk/wit",
+    world: "policy",
+});
+
+use auditgate::policy::types as wit;
+
+/// How often the epoch ticks; a call's deadline is `timeout_ms` rounded up to ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+/// Caps on one event's decision.
+pub const MAX_PATCHES_PER_EVENT: usize = 1024;
+pub const MAX_ALERTS_PER_EVENT: usize = 64;
+pub const MAX_TAGS_PER_EVENT: usize = 64;
+
+/// An alert as the host stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertOut {
+    pub rule: String,
+    pub severity: &'static str,
+    pub summary: String,
+    pub labels: Vec<(String, String)>,
+}
+
+/// A policy's decision for one event, in host form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DecisionOut {
+    pub patches: Vec<Patch>,
+    pub alerts: Vec<AlertOut>,
+    pub tags: Vec<String>,
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    #[error("timed out after {0} ms")]
+    Timeout(u64),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("{0}")]
+    Policy(String),
+}
+
+/// The per-store data: WASI context (empty), resource table, limits, host context.
+pub struct StoreData {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    host: HostContext,
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit::Host for StoreData {}
+
+impl auditgate::policy::host::Host for StoreData {
+    fn counter_add(&mut self, key: String, delta: i64, window_secs: u32) -> i64 {
+        self.host.counter_add(&key, delta, window_secs)
+    }
+    fn state_get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.host.state_get(&key)
+    }
+    fn state_set(&mut self, key: String, value: Vec<u8>, ttl_secs: u32) {
+        self.host.state_set(&key, value, ttl_secs)
+    }
+    fn lookup(&mut self, table: String, key: String) -> Option<String> {
+        self.host.lookup(&table, &key)
+    }
+    fn log(&mut self, level: u8, message: String) {
+        self.host.log(level, &message)
+    }
+}
+
+/// The wasmtime engine shared by every policy, with its epoch ticker.
+#[derive(Clone)]
+pub struct WasmRuntime {
+    engine: Engine,
+    linker: Arc<Linker<StoreData>>,
+}
+
+impl WasmRuntime {
+    /// Builds the engine (epoch interruption on) and the linker (our host interface plus
+    /// WASI with no capabilities), and starts the ticker thread.
+    pub fn new() -> wasmtime::Result<Self> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::<StoreData>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Policy::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("auditgate-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| wasmtime::Error::msg(format!("cannot start the epoch thread: {e}")))?;
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+        })
+    }
+
+    /// Compiles a component and links it against the host.
+    pub fn load(&self, bytes: &[u8]) -> wasmtime::Result<PolicyPre<StoreData>> {
+        let component = Component::new(&self.engine, bytes)?;
+        let pre = self.linker.instantiate_pre(&component)?;
+        PolicyPre::new(pre)
+    }
+}
+
+/// What a policy instance needs to be created.
+pub struct InstanceSpec {
+    pub name: Arc<str>,
+    pub config_json: Vec<u8>,
+    pub timeout_ms: u64,
+    pub memory_bytes: usize,
+    pub shared: Arc<SharedHostState>,
+}
+
+/// One live instance of a policy, initialised with its config.
+pub struct PolicyInstance {
+    store: Store<StoreData>,
+    bindings: Policy,
+}
+
+/// A pool of initialised instances of one policy: an instance is taken for a call and
+/// returned after it, or dropped if the call trapped.
+pub struct InstancePool {
+    pre: PolicyPre<StoreData>,
+    engine: Engine,
+    spec: InstanceSpec,
+    idle: Mutex<Vec<PolicyInstance>>,
+}
+
+impl InstancePool {
+    /// A pool for `spec`, built from `pre`. Creates one instance right away so that a
+    /// broken module or a failing `init` is reported at load time.
+    pub fn new(runtime: &WasmRuntime, pre: PolicyPre<StoreData>, spec: InstanceSpec) -> Result<Self, CallError> {
+        let pool = Self {
+            pre,
+            engine: runtime.engine.clone(),
+            spec,
+            idle: Mutex::new(Vec::new()),
+        };
+        let first = pool.instantiate()?;
+        pool.put(first);
+        Ok(pool)
+    }
+
+    fn ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_millis() as u64;
+        self.spec.timeout_ms.div_ceil(tick) + 1
+    }
+
+    fn instantiate(&self) -> Result<PolicyInstance, CallError> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.spec.memory_bytes)
+            .instances(16)
+            .tables(16)
+            .memories(4)
+            .build();
+        let data = StoreData {
+            // No preopened directories, no environment, no args, stdio not inherited, no
+            // network (the builder's defaults): a policy sees only our host interface.
+            wasi: WasiCtxBuilder::new().build(),
+            table: ResourceTable::new(),
+            limits,
+            host: HostContext::new(self.spec.name.clone(), self.spec.shared.clone()),
+        };
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|d| &mut d.limits);
+        store.set_epoch_deadline(self.ticks());
+        let bindings = self.pre.instantiate(&mut store).map_err(|e| self.call_error(e))?;
+        store.set_epoch_deadline(self.ticks());
+        bindings
+            .call_init(&mut store, &self.spec.config_json)
+            .map_err(|e| self.call_error(e))?
+            .map_err(|message| CallError::Policy(format!("init failed: {message}")))?;
+        Ok(PolicyInstance { store, bindings })
+    }
+
+    fn take(&self) -> Result<PolicyInstance, CallError> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(i) => Ok(i),
+            None => self.instantiate(),
+        }
+    }
+
+    fn put(&self, instance: PolicyInstance) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(instance);
+        }
+    }
+
+    fn call_error(&self, e: wasmtime::Error) -> CallError {
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallError::Timeout(self.spec.timeout_ms),
+            Some(trap) => CallError::Trap(trap.to_string()),
+            None => CallError::Trap(format!("{e:#}")),
+        }
+    }
+
+    /// Evaluates a batch. A trap or timeout fails the whole call: `Err`. Per-event errors
+    /// the policy itself reports, and decisions over the output caps, are per-event `Err`s.
+    pub fn evaluate(&self, events: &[Vec<u8>]) -> Result<Vec<Result<DecisionOut, String>>, CallError> {
+        let mut instance = self.take()?;
+        instance.store.set_epoch_deadline(self.ticks());
+        let result = instance.bindings.call_evaluate(&mut instance.store, events);
+        match result {
+            Ok(results) => {
+                self.put(instance);
+                if results.len() != events.len() {
+                    return Err(CallError::Policy(format!(
+                        "returned {} results for {} events",
+                        results.len(),
+                        events.len()
+                    )));
+                }
+                Ok(results
+                    .into_iter()
+                    .map(|r| r.and_then(convert_decision))
+                    .collect())
+            }
+            // The instance is dropped here: its state after a trap is not trusted.
+            Err(e) => Err(self.call_error(e)),
+        }
+    }
+}
+
+fn convert_decision(d: wit::Decision) -> Result<DecisionOut, String> {
+    if d.patches.len() > MAX_PATCHES_PER_EVENT {
+        return Err(format!("{} patches for one event (cap {MAX_PATCHES_PER_EVENT})", d.patches.len()));
+    }
+    if d.alerts.len() > MAX_ALERTS_PER_EVENT {
+        return Err(format!("{} alerts for one event (cap {MAX_ALERTS_PER_EVENT})", d.alerts.len()));
+    }
+    if d.tags.len() > MAX_TAGS_PER_EVENT {
+        return Err(format!("{} tags for one event (cap {MAX_TAGS_PER_EVENT})", d.tags.len()));
+    }
+    let patches = d
+        .patches
+        .into_iter()
+        .map(|p| match p {
+            wit::PatchOp::Remove(path) => Patch::Remove(path),
+            wit::PatchOp::Mask((path, text)) => Patch::Mask(path, text),
+            wit::PatchOp::Pseudonymize(path) => Patch::Pseudonymize(path),
+            wit::PatchOp::Set((path, json)) => Patch::Set(path, json),
+        })
+        .collect();
+    let alerts = d
+        .alerts
+        .into_iter()
+        .map(|a| AlertOut {
+            rule: a.rule,
+            severity: match a.severity {
+                wit::Severity::Info => "info",
+                wit::Severity::Low => "low",
+                wit::Severity::Medium => "medium",
+                wit::Severity::High => "high",
+                wit::Severity::Critical => "critical",
+            },
+            summary: a.summary,
+            labels: a.labels,
+        })
+        .collect();
+    Ok(DecisionOut {
+        patches,
+        alerts,
+        tags: d.tags,
+    })
+}

@@ -1,0 +1,192 @@
+//! The auditor's read endpoints: list and filter events, one event, alerts, quarantine.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::DateTime;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::error::ApiError;
+use crate::config::Role;
+use crate::store::{AlertQuery, EventQuery, Order, StoreError};
+
+/// Most results one page may hold.
+pub const MAX_LIMIT: usize = 1000;
+const DEFAULT_LIMIT: usize = 100;
+
+const EVENT_PARAMS: [&str; 13] = [
+    "user",
+    "action",
+    "outcome",
+    "ip",
+    "resource_type",
+    "resource_id",
+    "session_id",
+    "source",
+    "from",
+    "to",
+    "limit",
+    "cursor",
+    "order",
+];
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::InvalidCursor(_) => ApiError::bad_query(format!("invalid `cursor`: {e}")),
+        other => ApiError::unavailable(format!("the audit log could not be read: {other}")),
+    }
+}
+
+fn check_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+    for key in params.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(ApiError::bad_query(format!(
+                "unknown query parameter `{key}`; allowed: {}",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn parse_limit(params: &HashMap<String, String>) -> Result<usize, ApiError> {
+    match params.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_query(format!("`limit` must be a number from 1 to {MAX_LIMIT}, got {s:?}"))),
+        },
+    }
+}
+
+fn parse_order(params: &HashMap<String, String>) -> Result<Order, ApiError> {
+    match params.get("order").map(String::as_str) {
+        None | Some("asc") => Ok(Order::Asc),
+        Some("desc") => Ok(Order::Desc),
+        Some(other) => Err(ApiError::bad_query(format!("`order` must be `asc` or `desc`, got {other:?}"))),
+    }
+}
+
+fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(key)
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.timestamp_micros())
+                .map_err(|e| ApiError::bad_query(format!("`{key}` must be an RFC 3339 time, got {s:?} ({e})")))
+        })
+        .transpose()
+}
+
+/// `GET /v1/events`.
+pub async fn list_events(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Role::Auditor)?;
+    check_params(&params, &EVENT_PARAMS)?;
+    let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
+    let (action, action_prefix) = match get("action") {
+        Some(a) => match a.strip_suffix('*') {
+            Some(prefix) => (None, Some(prefix.to_string())),
+            None => (Some(a), None),
+        },
+        None => (None, None),
+    };
+    let ip = match get("ip") {
+        Some(ip) => Some(
+            ip.parse::<IpAddr>()
+                .map_err(|_| ApiError::bad_query(format!("`ip` must be an IPv4 or IPv6 address, got {ip:?}")))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let query = EventQuery {
+        user: get("user"),
+        action,
+        action_prefix,
+        outcome: get("outcome"),
+        ip,
+        resource_type: get("resource_type"),
+        resource_id: get("resource_id"),
+        session_id: get("session_id"),
+        source: get("source"),
+        from_micros: parse_time(&params, "from")?,
+        to_micros: parse_time(&params, "to")?,
+        limit: parse_limit(&params)?,
+        cursor: get("cursor"),
+        order: parse_order(&params)?,
+    };
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || store.query(&query))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("query worker failed: {e}")))?
+        .map_err(store_error)?;
+    Ok(Json(json!({"events": page.items, "next_cursor": page.next_cursor})))
+}
+
+/// `GET /v1/events/{seq}`.
+pub async fn get_event(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(seq): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Role::Auditor)?;
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| ApiError::bad_query(format!("`seq` must be a positive integer, got {seq:?}")))?;
+    match state.store.get(seq).map_err(store_error)? {
+        Some(record) => Ok(Json(record)),
+        None => Err(ApiError::not_found(format!("no event with seq {seq}"))),
+    }
+}
+
+/// `GET /v1/alerts`.
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Role::Auditor)?;
+    check_params(&params, &["rule", "severity", "policy", "seq", "limit", "cursor", "order"])?;
+    let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
+    let seq = match get("seq") {
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_query(format!("`seq` must be a positive integer, got {s:?}")))?,
+        ),
+        None => None,
+    };
+    let query = AlertQuery {
+        rule: get("rule"),
+        severity: get("severity"),
+        policy: get("policy"),
+        seq,
+        limit: parse_limit(&params)?,
+        cursor: get("cursor"),
+        order: parse_order(&params)?,
+    };
+    let page = state.store.alerts(&query).map_err(store_error)?;
+    Ok(Json(json!({"alerts": page.items, "next_cursor": page.next_cursor})))
+}
+
+/// `GET /v1/quarantine` (admin): events a policy failed on under `on_error = "quarantine"`.
+pub async fn list_quarantine(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Role::Admin)?;
+    check_params(&params, &["limit", "cursor"])?;
+    let limit = parse_limit(&params)?;
+    let page = state
+        .store
+        .quarantine(limit, params.get("cursor").map(String::as_str))
+        .map_err(store_error)?;
+    Ok(Json(json!({"items": page.items, "next_cursor": page.next_cursor})))
+}

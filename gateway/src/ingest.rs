@@ -1,0 +1,263 @@
+//! Ingest: from a request body to durable records. Parses and validates each event, runs
+//! the valid ones through the policy chain, hands the results to the store's writer and
+//! builds the per-event answer. A 2xx is only built after the writer reports the batch
+//! flushed to disk.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use crate::engine::{ChainOutcome, PolicyEngine};
+use crate::event::{self, EventError, Limits, ValidEvent};
+use crate::store::{AppendOutcome, NewQuarantine, NewRecord, Pending, Store};
+
+/// How the body holds its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// One JSON object, or an array of them (`POST /v1/events`).
+    Json,
+    /// One JSON object per line (`POST /v1/events/bulk`).
+    Ndjson,
+}
+
+/// What became of one event of the request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemResult {
+    Stored(u64),
+    Duplicate(u64),
+    Quarantined { id: u64, error: String },
+    Invalid { index: usize, line: Option<usize>, error: EventError },
+    Rejected { index: usize, policy: String, error: String },
+}
+
+impl ItemResult {
+    /// The item's entry in the answer's `results`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            ItemResult::Stored(seq) => json!({"seq": seq}),
+            ItemResult::Duplicate(seq) => json!({"seq": seq, "duplicate": true}),
+            ItemResult::Quarantined { id, error } => json!({"quarantined": id, "error": error}),
+            ItemResult::Invalid { index, line, error } => {
+                let mut v = json!({"index": index, "error": {"code": error.code(), "message": error.to_string()}});
+                if let Some(line) = line {
+                    v["line"] = json!(line);
+                }
+                v
+            }
+            ItemResult::Rejected { index, policy, error } => json!({
+                "index": index,
+                "error": {"code": "policy_rejected", "message": rejection_message(policy, error)},
+            }),
+        }
+    }
+}
+
+/// The message of a `policy_rejected` error.
+pub fn rejection_message(policy: &str, error: &str) -> String {
+    format!("policy `{policy}` failed on this event and its on_error is `reject`: {error}")
+}
+
+/// Why a whole request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The body as a whole is unusable (not JSON, a single invalid event).
+    #[error("{0}")]
+    Event(EventError),
+    /// The log could not be written: nothing in this request was acknowledged.
+    #[error("the audit log could not be written: {0}")]
+    Store(String),
+}
+
+/// Everything ingest needs, shared by all requests.
+#[derive(Clone)]
+pub struct Ingestor {
+    pub store: Store,
+    pub engine: Arc<PolicyEngine>,
+    pub limits: Limits,
+}
+
+/// One parsed item of a request: valid, or refused with its error.
+enum Parsed {
+    Valid(ValidEvent),
+    Invalid(EventError, Option<usize>),
+}
+
+impl Ingestor {
+    /// Ingests one request body from key `source`. `Ok` holds one result per event, in
+    /// input order, and whether the body was a single object.
+    pub async fn ingest(&self, body: &[u8], format: BodyFormat, source: &str) -> Result<(Vec<ItemResult>, bool), IngestError> {
+        let received = Utc::now();
+        let (parsed, single) = match format {
+            BodyFormat::Json => self.parse_json(body, received)?,
+            BodyFormat::Ndjson => (self.parse_ndjson(body, received), false),
+        };
+
+        // Idempotency pre-check, so a retried event does not run the chain (and its
+        // counters) again. The writer re-checks authoritatively.
+        let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(parsed.len());
+        let mut valid = Vec::new();
+        let mut valid_index = Vec::new();
+        for (index, item) in parsed.into_iter().enumerate() {
+            match item {
+                Parsed::Invalid(error, line) => results.push(Some(ItemResult::Invalid { index, line, error })),
+                Parsed::Valid(ev) => {
+                    let seen = match &ev.client_id {
+                        Some(id) => self
+                            .store
+                            .lookup_client_id(id)
+                            .map_err(|e| IngestError::Store(e.to_string()))?,
+                        None => None,
+                    };
+                    match seen {
+                        Some(seq) => results.push(Some(ItemResult::Duplicate(seq))),
+                        None => {
+                            results.push(None);
+                            valid.push(ev);
+                            valid_index.push(index);
+                        }
+                    }
+                }
+            }
+        }
+        if single && let Some(Some(ItemResult::Invalid { error, .. })) = results.first() {
+            return Err(IngestError::Event(error.clone()));
+        }
+
+        let outcomes = if valid.is_empty() {
+            Vec::new()
+        } else {
+            let engine = self.engine.clone();
+            tokio::task::spawn_blocking(move || engine.process(valid, received))
+                .await
+                .map_err(|e| IngestError::Store(format!("policy worker failed: {e}")))?
+        };
+
+        let received_at = event::format_time(received);
+        let policy_set = self.engine.policy_set().to_string();
+        let mut pending = Vec::new();
+        let mut pending_index = Vec::new();
+        for (outcome, index) in outcomes.into_iter().zip(valid_index) {
+            match outcome {
+                ChainOutcome::Pass(p) => {
+                    pending.push(Pending::Record(NewRecord {
+                        client_id: p.event.client_id,
+                        event: p.event.fields,
+                        time_micros: p.event.time_micros,
+                        received_at: received_at.clone(),
+                        source: source.to_string(),
+                        policy_set: policy_set.clone(),
+                        redacted: p.redacted,
+                        tags: p.tags,
+                        alerts: p.alerts,
+                    }));
+                    pending_index.push(index);
+                }
+                ChainOutcome::Quarantined { policy, error, event } => {
+                    pending.push(Pending::Quarantine(NewQuarantine {
+                        event,
+                        policy,
+                        error,
+                        received_at: received_at.clone(),
+                        source: source.to_string(),
+                    }));
+                    pending_index.push(index);
+                }
+                ChainOutcome::Rejected { policy, error } => {
+                    results[index] = Some(ItemResult::Rejected { index, policy, error });
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let quarantine_errors: Vec<Option<String>> = pending
+                .iter()
+                .map(|p| match p {
+                    Pending::Quarantine(q) => Some(q.error.clone()),
+                    Pending::Record(_) => None,
+                })
+                .collect();
+            let appended = self
+                .store
+                .append(pending)
+                .await
+                .map_err(|e| IngestError::Store(e.to_string()))?;
+            for ((outcome, index), qerr) in appended.into_iter().zip(pending_index).zip(quarantine_errors) {
+                results[index] = Some(match outcome {
+                    AppendOutcome::Stored { seq } => ItemResult::Stored(seq),
+                    AppendOutcome::Duplicate { seq } => ItemResult::Duplicate(seq),
+                    AppendOutcome::Quarantined { id } => ItemResult::Quarantined {
+                        id,
+                        error: qerr.unwrap_or_default(),
+                    },
+                });
+            }
+        }
+        let results = results
+            .into_iter()
+            .enumerate()
+            .map(|(index, r)| {
+                r.unwrap_or(ItemResult::Rejected {
+                    index,
+                    policy: String::new(),
+                    error: "internal: no outcome".into(),
+                })
+            })
+            .collect();
+        Ok((results, single))
+    }
+
+    /// `POST /v1/events`: one object or an array of objects.
+    fn parse_json(&self, body: &[u8], received: DateTime<Utc>) -> Result<(Vec<Parsed>, bool), IngestError> {
+        let text = std::str::from_utf8(body).map_err(|e| {
+            IngestError::Event(EventError::InvalidJson(format!(
+                "the body is not valid UTF-8 (first bad byte at offset {})",
+                e.valid_up_to()
+            )))
+        })?;
+        let first = text.trim_start().as_bytes().first().copied();
+        match first {
+            Some(b'[') => {
+                let raws: Vec<&RawValue> =
+                    serde_json::from_str(text).map_err(|e| IngestError::Event(event::json_error(e)))?;
+                let parsed = raws
+                    .into_iter()
+                    .map(|raw| self.parse_one(raw.get().as_bytes(), received, None))
+                    .collect();
+                Ok((parsed, false))
+            }
+            None => Err(IngestError::Event(EventError::InvalidJson("the body is empty".into()))),
+            Some(_) => Ok((vec![self.parse_one(body, received, None)], true)),
+        }
+    }
+
+    /// `POST /v1/events/bulk`: one event per line; blank lines are skipped; a bad line
+    /// fails alone.
+    fn parse_ndjson(&self, body: &[u8], received: DateTime<Utc>) -> Vec<Parsed> {
+        body.split(|&b| b == b'\n')
+            .enumerate()
+            .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|(i, line)| {
+                let line_no = i + 1;
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                match std::str::from_utf8(line) {
+                    Ok(_) => self.parse_one(line, received, Some(line_no)),
+                    Err(e) => Parsed::Invalid(
+                        EventError::InvalidJson(format!(
+                            "line {line_no} is not valid UTF-8 (first bad byte at offset {})",
+                            e.valid_up_to()
+                        )),
+                        Some(line_no),
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    fn parse_one(&self, bytes: &[u8], received: DateTime<Utc>, line: Option<usize>) -> Parsed {
+        match event::parse_event(bytes, self.limits, received) {
+            Ok(ev) => Parsed::Valid(ev),
+            Err(e) => Parsed::Invalid(e, line),
+        }
+    }
+}

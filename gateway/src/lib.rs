@@ -1,0 +1,15 @@
+//! Auditgate: an audit gateway. Apps send audit events over HTTP; each event runs through
+//! a chain of sandboxed WASM policies (redact, enrich, alert) and is then appended to a
+//! durable sled log that auditors query.
+//!
+//! The map of the code is in `ARCHITECTURE.md` at the repository root.
+
+pub mod auth;
+pub mod builtin;
+pub mod config;
+pub mod engine;
+pub mod event;
+pub mod http;
+pub mod ingest;
+pub mod server;
+pub mod store;

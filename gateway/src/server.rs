@@ -1,0 +1,126 @@
+//! Start-up and shutdown of `auditgate serve`: open the store, load the policy chain,
+//! bind, serve until SIGINT/SIGTERM, then let the writer finish and flush.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::KeyRing;
+use crate::config::Config;
+use crate::engine::PolicyEngine;
+use crate::engine::pseudonym::Pseudonymizer;
+use crate::event::Limits;
+use crate::http::{self, AppState};
+use crate::ingest::Ingestor;
+use crate::store::{Store, StoreOptions};
+
+/// Why the gateway could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the store in {dir}: {source}")]
+    Store {
+        dir: String,
+        source: crate::store::StoreError,
+    },
+    #[error("cannot load the pseudonymization key {path}: {source}")]
+    PseudonymKey { path: String, source: std::io::Error },
+    #[error("cannot load the policy chain: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the gateway with `config` until a shutdown signal.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let store = Store::open(&StoreOptions {
+        data_dir: config.storage.data_dir.clone(),
+        cache_capacity_bytes: config.storage.cache_capacity_mb << 20,
+        flush_linger: Duration::from_millis(config.storage.flush_interval_ms),
+        idempotency_window: Duration::from_secs(config.storage.idempotency_window_secs),
+        max_batch_events: config.storage.max_batch_events,
+    })
+    .map_err(|source| ServeError::Store {
+        dir: config.storage.data_dir.display().to_string(),
+        source,
+    })?;
+    tracing::info!(dir = %config.storage.data_dir.display(), events = store.count(), "store opened");
+
+    let key_path = config.pseudonym_key_path();
+    let pseudonymizer = Pseudonymizer::load_or_create(&key_path).map_err(|source| ServeError::PseudonymKey {
+        path: key_path.display().to_string(),
+        source,
+    })?;
+    let engine = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || PolicyEngine::load(&config, pseudonymizer))
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
+    };
+    tracing::info!(policies = config.policy.len(), policy_set = %engine.policy_set(), "policy chain loaded");
+
+    let state = AppState {
+        keys: Arc::new(KeyRing::new(&config.keys)),
+        ingestor: Ingestor {
+            store: store.clone(),
+            engine: Arc::new(engine),
+            limits: Limits {
+                max_event_bytes: config.server.max_event_bytes,
+                max_depth: config.server.max_depth,
+            },
+        },
+        store: store.clone(),
+        max_request_bytes: config.server.max_request_bytes,
+    };
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.server.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    if config.has_development_key() {
+        tracing::warn!("development keys (ag_dev_*) are configured: fine on loopback, replace them for any real use");
+    }
+    tracing::info!(%addr, "listening");
+    // A machine-readable line on stdout: scripts and tests wait for it.
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "auditgate: listening on {addr}")?;
+        out.flush()?;
+    }
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: flushing the store");
+    store.close();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
