@@ -1,0 +1,269 @@
+//! The durable audit log on sled: one writer thread with group commit, secondary indexes,
+//! queries, idempotency, alerts and quarantine.
+//!
+//! The rest of the gateway uses [`Store`] and the vocabulary in [`api`] only. The layout
+//! on disk is described in `trees.rs` (trees and values) and `keys.rs` (key bytes).
+
+pub mod api;
+pub use api::*;
+
+mod alerts;
+mod cursor;
+mod durability;
+mod error;
+mod idempotency;
+mod indexes;
+mod keys;
+mod listing;
+mod quarantine;
+mod query;
+mod record;
+mod recovery;
+mod trees;
+mod visible;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::StoreError;
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use durability::DiskSync;
+use idempotency::{IdEntry, Window, now_micros};
+use keys::u64_key;
+use record::RecordEncoder;
+use trees::{Counters, Trees};
+use visible::Visible;
+use writer::{Batching, Request, Writer};
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// sled's directory: it holds sled's data file `db`, its `conf`, `blobs/` and
+    /// `snap.*` snapshots.
+    pub data_dir: PathBuf,
+    /// sled page cache size in bytes.
+    pub cache_capacity_bytes: u64,
+    /// Extra time the writer may wait to gather a bigger group commit (0: none).
+    pub flush_linger: Duration,
+    /// How long a client `id` makes later events with the same `id` duplicates, counted
+    /// from the first one's received time.
+    pub idempotency_window: Duration,
+    /// Most events in one group commit (a single bigger `append` still goes in one).
+    pub max_batch_events: usize,
+}
+
+/// The audit log. Cheap to clone (all clones share one database and one writer).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    trees: Trees,
+    visible: Arc<Visible>,
+    window: Window,
+    sender: Mutex<Option<Sender<Request>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("count", &self.count()).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating when missing) the store in `opts.data_dir`, removes what an
+    /// interrupted group commit left behind, and starts the writer thread.
+    ///
+    /// Start-up cost does not grow with the log: the next `seq` comes from the commit
+    /// marker and the last key of the log tree.
+    pub fn open(opts: &StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(&opts.data_dir)?;
+        let db = sled::Config::new()
+            .path(&opts.data_dir)
+            .cache_capacity(opts.cache_capacity_bytes)
+            // Measured: no throughput difference to `HighThroughput` here, ~5% less disk.
+            .mode(sled::Mode::LowSpace)
+            // The writer flushes every batch itself.
+            .flush_every_ms(None)
+            .open()?;
+        let trees = Trees::open(&db)?;
+        let mut sync = DiskSync::open(&opts.data_dir)?;
+        let committed = recover(&db, &trees, &mut sync)?;
+
+        let visible = Arc::new(Visible::new(committed));
+        let window = Window::new(opts.idempotency_window);
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer {
+            db: db.clone(),
+            trees: trees.clone(),
+            sync,
+            visible: visible.clone(),
+            committed,
+            encoder: RecordEncoder::new(),
+            window,
+            batching: Batching { max_events: opts.max_batch_events, linger: opts.flush_linger },
+        };
+        let handle = writer.spawn(rx)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                trees,
+                visible,
+                window,
+                sender: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// Appends `items` and resolves once they are on disk (flushed and fsynced), with one
+    /// outcome per item in the same order. Records get consecutive `seq`s in arrival
+    /// order; a record whose client `id` was stored within the idempotency window is
+    /// answered with the first `seq` and stores nothing.
+    ///
+    /// An error means none of the items is acknowledged (the whole group commit failed,
+    /// or this request was refused alone with [`StoreError::InvalidInput`]).
+    pub async fn append(&self, items: Vec<Pending>) -> Result<Vec<AppendOutcome>, StoreError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        {
+            let sender = self.inner.sender.lock().unwrap_or_else(PoisonError::into_inner);
+            let sender = sender.as_ref().ok_or(StoreError::Closed)?;
+            sender.send(Request { items, reply }).map_err(|_| StoreError::Closed)?;
+        }
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The `seq` of the durable record stored with client `id` within the idempotency
+    /// window (counted to now). A cheap pre-check; the writer decides authoritatively.
+    pub fn lookup_client_id(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let Some(entry) = IdEntry::read(&self.inner.trees.ids, id)? else { return Ok(None) };
+        let live = entry.seq <= self.inner.visible.seq() && self.inner.window.covers(entry, now_micros());
+        Ok(live.then_some(entry.seq))
+    }
+
+    /// The durable record at `seq` as a JSON object: the event fields plus `seq`,
+    /// `received_at`, `source`, `policy_set`, `redacted` and `tags`.
+    pub fn get(&self, seq: u64) -> Result<Option<Value>, StoreError> {
+        if seq == 0 || seq > self.inner.visible.seq() {
+            return Ok(None);
+        }
+        match self.inner.trees.log.get(u64_key(seq))? {
+            Some(bytes) => Ok(Some(Value::Object(record::decode(&bytes)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// One page of records matching `q`, in (event time, `seq`) order.
+    /// A cursor this store did not hand out is [`StoreError::InvalidCursor`].
+    pub fn query(&self, q: &EventQuery) -> Result<Page, StoreError> {
+        query::run(&self.inner.trees, &self.inner.visible, q)
+    }
+
+    /// One page of alerts matching `q`, in alert id order. Items:
+    /// `{"id", "seq", "time", "policy", "rule", "severity", "summary", "labels": {k: v}}`.
+    pub fn alerts(&self, q: &AlertQuery) -> Result<Page, StoreError> {
+        alerts::list(&self.inner.trees, &self.inner.visible, q)
+    }
+
+    /// One page of quarantined events, oldest first. Items:
+    /// `{"id", "received_at", "source", "policy", "error", "event": {...}}`.
+    pub fn quarantine(&self, limit: usize, cursor: Option<&str>) -> Result<Page, StoreError> {
+        quarantine::list(&self.inner.trees, &self.inner.visible, limit, cursor)
+    }
+
+    /// Number of durable records in the log (`seq`s are consecutive from 1).
+    pub fn count(&self) -> u64 {
+        self.inner.visible.seq()
+    }
+
+    /// Stops the writer once every request already handed to it is answered, then
+    /// flushes. Later `append`s fail with [`StoreError::Closed`]; reads keep working.
+    /// Idempotent. Dropping the last clone of the store does the same.
+    pub fn flush_and_close(&self) -> Result<(), StoreError> {
+        self.inner.stop_writer();
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// [`Store::flush_and_close`], logging instead of returning a flush error.
+    pub fn close(&self) {
+        if let Err(e) = self.flush_and_close() {
+            tracing::error!(error = %e, "flushing the store on close failed");
+        }
+    }
+}
+
+impl Inner {
+    fn stop_writer(&self) {
+        drop(self.sender.lock().unwrap_or_else(PoisonError::into_inner).take());
+        let handle = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("the store writer thread panicked");
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_writer();
+    }
+}
+
+/// Reads the commit marker, removes anything written after it (an interrupted group
+/// commit), and returns the counters to continue from.
+fn recover(db: &sled::Db, trees: &Trees, sync: &mut DiskSync) -> Result<Counters, StoreError> {
+    let last = trees.last_keys()?;
+    let committed = match trees.committed()? {
+        Some(c) => c,
+        None if last == Counters::default() => {
+            // A new store: write the marker before the first batch can need it.
+            trees.set_committed(last)?;
+            db.flush()?;
+            sync.sync()?;
+            return Ok(last);
+        }
+        None => {
+            tracing::warn!(
+                seq = last.seq,
+                "store has no commit marker; taking everything present as committed"
+            );
+            last
+        }
+    };
+    if last.seq < committed.seq || last.alert < committed.alert || last.quarantine < committed.quarantine {
+        return Err(StoreError::Corrupt(format!(
+            "committed entries are missing: log ends at seq {} (committed {}), alerts at {} ({}), quarantine at {} ({})",
+            last.seq, committed.seq, last.alert, committed.alert, last.quarantine, committed.quarantine
+        )));
+    }
+    if last != committed {
+        let gone = recovery::discard_uncommitted(trees, committed)?;
+        db.flush()?;
+        sync.sync()?;
+        tracing::warn!(
+            records = gone.records,
+            alerts = gone.alerts,
+            quarantined = gone.quarantined,
+            "removed the unacknowledged tail of an interrupted group commit"
+        );
+    }
+    Ok(committed)
+}

@@ -1,0 +1,122 @@
+//! The sled trees of the store and the commit marker in the `meta` tree.
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `log` | `seq` (u64 BE) | record JSON |
+//! | `idx_time`, `idx_user`, `idx_action`, `idx_ip`, `idx_resource` | see [`super::keys`] | empty |
+//! | `ids` | client `id` bytes | `seq` (u64 BE) ‖ first received time (i64 µs BE) |
+//! | `alerts` | alert id (u64 BE) | alert JSON |
+//! | `alerts_by_seq` | `seq` ‖ alert id | empty |
+//! | `quarantine` | quarantine id (u64 BE) | item JSON |
+//! | `meta` | `committed` | last committed `seq` ‖ alert id ‖ quarantine id (u64 BE each) |
+
+use super::error::StoreError;
+use super::indexes::Index;
+use super::keys::read_u64;
+
+/// Key of the commit marker in the `meta` tree.
+const COMMITTED_KEY: &[u8] = b"committed";
+
+/// Handles to every tree of the store.
+#[derive(Debug, Clone)]
+pub(crate) struct Trees {
+    /// `seq` → record.
+    pub log: sled::Tree,
+    /// The five secondary indexes, in [`Index`] order.
+    pub indexes: [sled::Tree; 5],
+    /// Client `id` → (`seq`, first received time).
+    pub ids: sled::Tree,
+    /// Alert id → alert.
+    pub alerts: sled::Tree,
+    /// `seq ‖ alert id` → nothing: the alerts of one event.
+    pub alerts_by_seq: sled::Tree,
+    /// Quarantine id → item.
+    pub quarantine: sled::Tree,
+    /// The commit marker.
+    pub meta: sled::Tree,
+}
+
+impl Trees {
+    /// Opens (creating when missing) every tree in `db`.
+    pub(crate) fn open(db: &sled::Db) -> Result<Trees, StoreError> {
+        let [t, u, a, i, r] = Index::ALL;
+        Ok(Trees {
+            log: db.open_tree("log")?,
+            indexes: [
+                db.open_tree(t.tree_name())?,
+                db.open_tree(u.tree_name())?,
+                db.open_tree(a.tree_name())?,
+                db.open_tree(i.tree_name())?,
+                db.open_tree(r.tree_name())?,
+            ],
+            ids: db.open_tree("ids")?,
+            alerts: db.open_tree("alerts")?,
+            alerts_by_seq: db.open_tree("alerts_by_seq")?,
+            quarantine: db.open_tree("quarantine")?,
+            meta: db.open_tree("meta")?,
+        })
+    }
+
+    /// The tree of `index`.
+    pub(crate) fn index(&self, index: Index) -> &sled::Tree {
+        &self.indexes[index as usize]
+    }
+
+    /// Reads the commit marker; `None` on a store that never committed.
+    pub(crate) fn committed(&self) -> Result<Option<Counters>, StoreError> {
+        match self.meta.get(COMMITTED_KEY)? {
+            None => Ok(None),
+            Some(v) if v.len() == 24 => Ok(Some(Counters {
+                seq: read_u64(&v[0..8])?,
+                alert: read_u64(&v[8..16])?,
+                quarantine: read_u64(&v[16..24])?,
+            })),
+            Some(v) => {
+                Err(StoreError::Corrupt(format!("the commit marker has {} bytes, expected 24", v.len())))
+            }
+        }
+    }
+
+    /// Writes the commit marker (not flushed).
+    pub(crate) fn set_committed(&self, c: Counters) -> Result<(), StoreError> {
+        self.meta.insert(COMMITTED_KEY, &c.to_bytes()[..])?;
+        Ok(())
+    }
+
+    /// The highest numbers present in the log, alerts and quarantine trees.
+    pub(crate) fn last_keys(&self) -> Result<Counters, StoreError> {
+        let last = |tree: &sled::Tree| -> Result<u64, StoreError> {
+            match tree.last()? {
+                Some((k, _)) => read_u64(&k),
+                None => Ok(0),
+            }
+        };
+        Ok(Counters {
+            seq: last(&self.log)?,
+            alert: last(&self.alerts)?,
+            quarantine: last(&self.quarantine)?,
+        })
+    }
+}
+
+/// The last number handed out (and committed) for each kind of entry; 0 for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Counters {
+    /// Last log `seq`.
+    pub seq: u64,
+    /// Last alert id.
+    pub alert: u64,
+    /// Last quarantine id.
+    pub quarantine: u64,
+}
+
+impl Counters {
+    /// The 24 bytes of the commit marker.
+    pub(crate) fn to_bytes(self) -> [u8; 24] {
+        let mut out = [0u8; 24];
+        out[0..8].copy_from_slice(&self.seq.to_be_bytes());
+        out[8..16].copy_from_slice(&self.alert.to_be_bytes());
+        out[16..24].copy_from_slice(&self.quarantine.to_be_bytes());
+        out
+    }
+}

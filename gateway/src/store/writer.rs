@@ -1,0 +1,347 @@
+//! The single writer thread: group commit, `seq` assignment, idempotency, durability.
+//!
+//! It blocks for the first request, then drains whatever else is queued (up to
+//! `max_batch_events` events, optionally lingering up to `flush_linger` for more),
+//! assigns numbers in arrival order, writes every tree, flushes sled, fsyncs its data
+//! file, and only then answers every request of the batch. If anything fails, every
+//! request of the batch gets the error, what was written is removed again, and the
+//! writer carries on with the next batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
+
+use super::api::{AppendOutcome, NewQuarantine, NewRecord, Pending};
+use super::durability::DiskSync;
+use super::error::StoreError;
+use super::idempotency::{IdEntry, Window};
+use super::indexes::{self, Index};
+use super::keys::{Position, u64_key};
+use super::record::RecordEncoder;
+use super::recovery;
+use super::trees::{Counters, Trees};
+use super::visible::Visible;
+
+/// The answer to one request.
+pub(crate) type Reply = Result<Vec<AppendOutcome>, StoreError>;
+
+/// One `append` call on its way to the writer.
+pub(crate) struct Request {
+    /// The items, answered in the same order.
+    pub items: Vec<Pending>,
+    /// Where the answer goes once the batch is durable (or failed).
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// How the writer batches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batching {
+    /// Most events in one group commit (a single bigger request still goes alone).
+    pub max_events: usize,
+    /// Extra time to wait for more requests once the queue is empty.
+    pub linger: Duration,
+}
+
+/// State owned by the writer thread.
+pub(crate) struct Writer {
+    /// The database, for `flush`.
+    pub db: sled::Db,
+    /// Every tree the writer fills.
+    pub trees: Trees,
+    /// The fsync after each flush.
+    pub sync: DiskSync,
+    /// Published after each durable commit.
+    pub visible: Arc<Visible>,
+    /// Numbers of the last durable commit.
+    pub committed: Counters,
+    /// Log record encoding (the future hash chain's state lives there).
+    pub encoder: RecordEncoder,
+    /// The idempotency window.
+    pub window: Window,
+    /// Group-commit sizing.
+    pub batching: Batching,
+}
+
+impl Writer {
+    /// Starts the writer thread; it ends when every sender of `rx` is gone and the queue
+    /// is empty.
+    pub(crate) fn spawn(self, rx: Receiver<Request>) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new().name("auditgate-store-writer".into()).spawn(move || self.run(rx))
+    }
+
+    fn run(mut self, rx: Receiver<Request>) {
+        let mut carry = None;
+        while let Some(batch) = self.next_batch(&rx, &mut carry) {
+            self.commit(batch);
+        }
+        tracing::debug!(seq = self.committed.seq, "store writer stopped");
+    }
+
+    /// Blocks for one request, then gathers more without exceeding the batch size. A
+    /// request that would overflow the batch waits in `carry` for the next one.
+    fn next_batch(&self, rx: &Receiver<Request>, carry: &mut Option<Request>) -> Option<Vec<Request>> {
+        let first = match carry.take() {
+            Some(r) => r,
+            None => rx.recv().ok()?,
+        };
+        let max = self.batching.max_events.max(1);
+        let mut events = first.items.len();
+        let mut batch = vec![first];
+        let deadline = (!self.batching.linger.is_zero()).then(|| Instant::now() + self.batching.linger);
+        while events < max {
+            let next = match rx.try_recv() {
+                Ok(r) => r,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    let Some(deadline) = deadline else { break };
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+                    match rx.recv_timeout(left) {
+                        Ok(r) => r,
+                        Err(_) => break,
+                    }
+                }
+            };
+            if events + next.items.len() > max {
+                *carry = Some(next);
+                break;
+            }
+            events += next.items.len();
+            batch.push(next);
+        }
+        Some(batch)
+    }
+
+    /// Stages, writes and makes durable one batch, then answers its requests.
+    fn commit(&mut self, batch: Vec<Request>) {
+        let mut staged = Staged::default();
+        let mut next = self.committed;
+        let mut answers: Vec<(oneshot::Sender<Reply>, Vec<AppendOutcome>)> = Vec::with_capacity(batch.len());
+        let mut failures: Vec<(oneshot::Sender<Reply>, StoreError)> = Vec::new();
+        for request in batch {
+            match self.stage(&request.items, &mut staged, &mut next) {
+                Ok(outcomes) => answers.push((request.reply, outcomes)),
+                Err(e) => failures.push((request.reply, e)),
+            }
+        }
+        for (reply, e) in failures {
+            let _ = reply.send(Err(e));
+        }
+        if answers.is_empty() {
+            return;
+        }
+        if next == self.committed {
+            // Only duplicates: nothing to write.
+            for (reply, outcomes) in answers {
+                let _ = reply.send(Ok(outcomes));
+            }
+            return;
+        }
+        match self.write(staged, next) {
+            Ok(()) => {
+                self.committed = next;
+                self.visible.publish(next);
+                for (reply, outcomes) in answers {
+                    let _ = reply.send(Ok(outcomes));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed; failing its {} request(s)", answers.len());
+                match recovery::discard_uncommitted(&self.trees, self.committed) {
+                    Ok(_) => {}
+                    Err(e2) => tracing::error!(error = %e2, "cannot remove the failed batch's entries"),
+                }
+                for (reply, _) in answers {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Checks one request and adds its entries to `staged`. On error nothing of the
+    /// request is staged and `next` is unchanged.
+    fn stage(
+        &mut self,
+        items: &[Pending],
+        staged: &mut Staged,
+        next: &mut Counters,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        // Pass 1: everything that can fail because of the input, before any number is
+        // handed out or anything is encoded.
+        let mut prefixes = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            prefixes.push(match item {
+                Pending::Record(r) => Some(
+                    indexes::prefixes(&r.event)
+                        .map_err(|e| StoreError::InvalidInput(format!("item {i}: {e}")))?,
+                ),
+                Pending::Quarantine(_) => None,
+            });
+        }
+        // Pass 2: numbering and encoding, in order, into request-local buffers.
+        let mut local = Staged::default();
+        let mut local_next = *next;
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (item, prefixes) in items.iter().zip(prefixes) {
+            let outcome = match (item, prefixes) {
+                (Pending::Record(r), Some(prefixes)) => {
+                    self.stage_record(r, prefixes, &staged.ids, &mut local, &mut local_next)?
+                }
+                (Pending::Quarantine(q), _) => {
+                    let id = local_next.quarantine + 1;
+                    local.quarantine.push((id, quarantine_json(id, q)?));
+                    local_next.quarantine = id;
+                    AppendOutcome::Quarantined { id }
+                }
+                (Pending::Record(_), None) => {
+                    return Err(StoreError::InvalidInput("internal: record without index keys".into()));
+                }
+            };
+            outcomes.push(outcome);
+        }
+        staged.extend(local);
+        *next = local_next;
+        Ok(outcomes)
+    }
+
+    fn stage_record(
+        &mut self,
+        r: &NewRecord,
+        prefixes: Vec<(Index, Vec<u8>)>,
+        batch_ids: &HashMap<String, IdEntry>,
+        local: &mut Staged,
+        next: &mut Counters,
+    ) -> Result<AppendOutcome, StoreError> {
+        let received = self.window.received_micros(&r.received_at);
+        if let Some(id) = &r.client_id {
+            let seen = match local.ids.get(id).or_else(|| batch_ids.get(id)) {
+                Some(entry) => Some(*entry),
+                None => IdEntry::read(&self.trees.ids, id)?.filter(|e| e.seq <= self.committed.seq),
+            };
+            if let Some(entry) = seen
+                && self.window.covers(entry, received)
+            {
+                return Ok(AppendOutcome::Duplicate { seq: entry.seq });
+            }
+        }
+        let seq = next.seq + 1;
+        let mut alerts = Vec::with_capacity(r.alerts.len());
+        if !r.alerts.is_empty() {
+            let time = match r.event.get("time").and_then(Value::as_str) {
+                Some(t) => t.to_string(),
+                None => super::alerts::format_micros(r.time_micros),
+            };
+            for (i, alert) in r.alerts.iter().enumerate() {
+                let id = next.alert + 1 + i as u64;
+                let labels: Map<String, Value> =
+                    alert.labels.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+                let item = json!({
+                    "id": id,
+                    "seq": seq,
+                    "time": time,
+                    "policy": alert.policy,
+                    "rule": alert.rule,
+                    "severity": alert.severity,
+                    "summary": alert.summary,
+                    "labels": labels,
+                });
+                alerts.push((id, seq, to_json(&item)?));
+            }
+        }
+        let bytes = self.encoder.encode(seq, r)?;
+        next.seq = seq;
+        next.alert += alerts.len() as u64;
+        local.alerts.append(&mut alerts);
+        let pos = Position { time_micros: r.time_micros, seq };
+        for (index, key) in indexes::keys_at(prefixes, pos) {
+            local.index_keys[index as usize].push(key);
+        }
+        local.log.push((seq, bytes));
+        if let Some(id) = &r.client_id {
+            local.ids.insert(id.clone(), IdEntry { seq, first_received_micros: received });
+        }
+        Ok(AppendOutcome::Stored { seq })
+    }
+
+    /// Writes the staged batch, then the commit marker, then flushes and fsyncs.
+    ///
+    /// Plain inserts, not `apply_batch`: with one writer thread and the commit marker
+    /// making the whole batch atomic (sled recovers a contiguous prefix of its log, and
+    /// the marker is written last; see `recovery`), per-tree batches only add work
+    /// (measured: ~25% more CPU for the same batch, as `apply_batch` pins one epoch for
+    /// the whole batch and frees every replaced node at once).
+    fn write(&mut self, staged: Staged, next: Counters) -> Result<(), StoreError> {
+        let t = &self.trees;
+        for (seq, bytes) in staged.log {
+            t.log.insert(u64_key(seq), bytes)?;
+        }
+        for (tree, keys) in t.indexes.iter().zip(staged.index_keys) {
+            for key in keys {
+                tree.insert(key, &[] as &[u8])?;
+            }
+        }
+        for (id, entry) in staged.ids {
+            t.ids.insert(id.as_bytes(), &entry.to_bytes()[..])?;
+        }
+        for (id, seq, bytes) in staged.alerts {
+            t.alerts.insert(u64_key(id), bytes)?;
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&u64_key(seq));
+            key[8..].copy_from_slice(&u64_key(id));
+            t.alerts_by_seq.insert(key, &[] as &[u8])?;
+        }
+        for (id, bytes) in staged.quarantine {
+            t.quarantine.insert(u64_key(id), bytes)?;
+        }
+        t.set_committed(next)?;
+        self.db.flush()?;
+        self.sync.sync()
+    }
+}
+
+/// Entries on their way to the trees.
+#[derive(Default)]
+struct Staged {
+    /// (seq, record bytes).
+    log: Vec<(u64, Vec<u8>)>,
+    /// Full keys per index, in [`Index`] order.
+    index_keys: [Vec<Vec<u8>>; 5],
+    /// Client ids stored (also answers duplicates inside the batch).
+    ids: HashMap<String, IdEntry>,
+    /// (alert id, seq, JSON).
+    alerts: Vec<(u64, u64, Vec<u8>)>,
+    /// (quarantine id, JSON).
+    quarantine: Vec<(u64, Vec<u8>)>,
+}
+
+impl Staged {
+    /// Moves a request's entries into the batch.
+    fn extend(&mut self, mut other: Staged) {
+        self.log.append(&mut other.log);
+        for (mine, theirs) in self.index_keys.iter_mut().zip(other.index_keys.iter_mut()) {
+            mine.append(theirs);
+        }
+        self.ids.extend(other.ids);
+        self.alerts.append(&mut other.alerts);
+        self.quarantine.append(&mut other.quarantine);
+    }
+}
+
+fn quarantine_json(id: u64, q: &NewQuarantine) -> Result<Vec<u8>, StoreError> {
+    to_json(&json!({
+        "id": id,
+        "received_at": q.received_at,
+        "source": q.source,
+        "policy": q.policy,
+        "error": q.error,
+        "event": q.event,
+    }))
+}
+
+fn to_json(v: &Value) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::InvalidInput(format!("cannot encode as JSON: {e}")))
+}
