@@ -1,0 +1,143 @@
+//! Keys and roles on every endpoint; health endpoints without a key.
+
+use auditgate_tests::*;
+use reqwest::Method;
+use serde_json::json;
+
+const ROLES: [(&str, &str); 3] = [("ingest", INGEST_KEY), ("auditor", AUDITOR_KEY), ("admin", ADMIN_KEY)];
+
+struct Endpoint {
+    method: Method,
+    path: &'static str,
+    role: &'static str,
+    body: Option<(&'static str, Vec<u8>)>,
+}
+
+fn endpoints() -> Vec<Endpoint> {
+    let event = json!({"action": "user.login", "outcome": "success", "user": "auth-test"});
+    vec![
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/events",
+            role: "ingest",
+            body: Some(("application/json", event.to_string().into_bytes())),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/events/bulk",
+            role: "ingest",
+            body: Some(("application/x-ndjson", format!("{event}\n").into_bytes())),
+        },
+        Endpoint { method: Method::GET, path: "/v1/events", role: "auditor", body: None },
+        Endpoint {
+            method: Method::GET,
+            path: "/v1/events?user=auth-test&order=desc",
+            role: "auditor",
+            body: None,
+        },
+        Endpoint { method: Method::GET, path: "/v1/events/1", role: "auditor", body: None },
+        Endpoint { method: Method::GET, path: "/v1/alerts", role: "auditor", body: None },
+        Endpoint { method: Method::GET, path: "/v1/quarantine", role: "admin", body: None },
+    ]
+}
+
+#[test]
+fn every_endpoint_checks_key_and_role() {
+    let gw = Gateway::start_default();
+    gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "seed"}));
+    let ingest_hash = sha256_hex(INGEST_KEY.as_bytes());
+    let bad_auth: Vec<(String, Auth)> = vec![
+        ("no key".into(), Auth::None),
+        ("unknown key".into(), Auth::Bearer("ag_dev_unknown_key")),
+        ("empty bearer".into(), Auth::Raw("Bearer ")),
+        ("key without Bearer".into(), Auth::Raw(INGEST_KEY)),
+        ("basic auth".into(), Auth::Raw("Basic YWdfZGV2X2luZ2VzdF9rZXk6")),
+        ("the key's hash as key".into(), Auth::Bearer(&ingest_hash)),
+        ("a prefix of a key".into(), Auth::Bearer("ag_dev_ingest_ke")),
+        ("a key plus a byte".into(), Auth::Bearer("ag_dev_ingest_keyx")),
+    ];
+    let mut failures = Vec::new();
+    for ep in endpoints() {
+        for (what, auth) in &bad_auth {
+            let (status, body) = gw.request(ep.method.clone(), ep.path, *auth, ep.body.clone());
+            if status != 401 || error_code(&body) != "unauthorized" || error_message(&body).is_empty() {
+                failures.push(format!(
+                    "{} {} with {what}: want 401 unauthorized, got {status} {body}",
+                    ep.method, ep.path
+                ));
+            }
+        }
+        for (role, key) in ROLES {
+            let (status, body) = gw.request(ep.method.clone(), ep.path, Auth::Bearer(key), ep.body.clone());
+            if role == ep.role {
+                if !(200..300).contains(&status) {
+                    failures
+                        .push(format!("{} {} as {role}: want 2xx, got {status} {body}", ep.method, ep.path));
+                }
+            } else if status != 403 || error_code(&body) != "forbidden" || error_message(&body).is_empty() {
+                failures.push(format!(
+                    "{} {} as {role}: want 403 forbidden, got {status} {body}",
+                    ep.method, ep.path
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} wrong answers:\n{}", failures.len(), failures.join("\n"));
+    // Only the two successful ingest calls (plus the seed) stored anything.
+    assert_eq!(gw.count_events(), 3);
+}
+
+#[test]
+fn authentication_comes_before_reading_the_body() {
+    let gw = Gateway::start_default();
+    for (path, auth) in [
+        ("/v1/events", Auth::None),
+        ("/v1/events/bulk", Auth::Bearer("nope")),
+        ("/v1/events", Auth::Bearer(AUDITOR_KEY)),
+    ] {
+        let (status, body) =
+            gw.request(Method::POST, path, auth, Some(("application/json", b"{not json".to_vec())));
+        let want = if matches!(auth, Auth::Bearer(k) if k == AUDITOR_KEY) { 403 } else { 401 };
+        assert_eq!(status, want, "POST {path} with a bad body and {auth:?}: {body}");
+    }
+    assert_eq!(gw.count_events(), 0);
+}
+
+#[test]
+fn the_source_is_the_keys_name() {
+    let billing_key = "ag_test_billing_key_0123456789";
+    let config = with_key(&default_config(), "billing-app", "ingest", billing_key);
+    let gw = Gateway::start(&config);
+    let a = gw.ingest_one(&json!({"action": "purchase.complete", "outcome": "success", "user": "x"}));
+    let (status, body) = gw
+        .post_events(billing_key, &json!({"action": "purchase.complete", "outcome": "success", "user": "y"}));
+    assert_eq!(status, 200, "{body}");
+    let b = body["results"][0]["seq"].as_u64().unwrap_or_else(|| panic!("{body}"));
+    let (_, ra) = gw.get(AUDITOR_KEY, &format!("/v1/events/{a}"));
+    let (_, rb) = gw.get(AUDITOR_KEY, &format!("/v1/events/{b}"));
+    assert_eq!(ra["source"], INGEST_NAME, "{ra}");
+    assert_eq!(rb["source"], "billing-app", "{rb}");
+    assert_eq!(seqs(&gw.query_all("source=billing-app", 100)), vec![b]);
+    assert_eq!(seqs(&gw.query_all("source=dev-ingest", 100)), vec![a]);
+    // A client cannot choose its source.
+    let (status, body) = gw.post_events(
+        INGEST_KEY,
+        &json!({"action": "user.login", "outcome": "success", "source": "billing-app"}),
+    );
+    assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn health_endpoints_need_no_key() {
+    let gw = Gateway::start_default();
+    for path in ["/healthz", "/readyz"] {
+        for auth in [Auth::None, Auth::Bearer("garbage"), Auth::Bearer(INGEST_KEY)] {
+            let (status, body) = gw.request(Method::GET, path, auth, None);
+            assert_eq!(status, 200, "GET {path} with {auth:?}: {body}");
+        }
+    }
+    // Unknown paths answer with the error shape too.
+    let (status, body) = gw.get(AUDITOR_KEY, "/v1/nope");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(error_code(&body), "not_found", "{body}");
+}
