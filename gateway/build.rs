@@ -25,9 +25,7 @@ fn main() {
     let target_dir = policy_target_dir(&workspace, &out_dir);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&workspace)
-        .args(["build", "--target", TARGET, "--profile", PROFILE])
-        .env("CARGO_TARGET_DIR", &target_dir);
+    cmd.current_dir(&workspace).args(["build", "--target", TARGET, "--profile", PROFILE]);
     for (krate, _) in BUNDLED {
         cmd.args(["-p", krate]);
     }
@@ -43,7 +41,10 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build the bundled policies: {e}"));
+    // Set after the removals above: the outer build's CARGO_TARGET_DIR is one of them.
+    cmd.env("CARGO_TARGET_DIR", &target_dir);
+    let status =
+        cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build the bundled policies: {e}"));
     if !status.success() {
         panic!(
             "building the bundled policies for {TARGET} failed (see above). If the target is \

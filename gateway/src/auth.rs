@@ -27,13 +27,7 @@ impl KeyRing {
             .iter()
             .filter_map(|k| {
                 let bytes: [u8; 32] = hex::decode(&k.sha256).ok()?.try_into().ok()?;
-                Some((
-                    bytes,
-                    Caller {
-                        name: k.name.clone(),
-                        role: k.role,
-                    },
-                ))
+                Some((bytes, Caller { name: k.name.clone(), role: k.role }))
             })
             .collect();
         Self { keys }
@@ -64,11 +58,8 @@ mod tests {
 
     #[test]
     fn keys_are_found_by_hash_only() {
-        let ring = KeyRing::new(&[KeyConfig {
-            name: "app".into(),
-            role: Role::Ingest,
-            sha256: hash_key("s3cret"),
-        }]);
+        let ring =
+            KeyRing::new(&[KeyConfig { name: "app".into(), role: Role::Ingest, sha256: hash_key("s3cret") }]);
         assert_eq!(ring.authenticate("s3cret").map(|c| c.name.as_str()), Some("app"));
         assert!(ring.authenticate("s3cret ").is_none());
         assert!(ring.authenticate("").is_none());

@@ -2,10 +2,8 @@
 //! the binary, so one binary is a complete product (`module = "builtin:NAME"`).
 
 /// (name, component bytes) of every bundled policy.
-const BUILTINS: &[(&str, &[u8])] = &[(
-    "redact-secrets",
-    include_bytes!(concat!(env!("OUT_DIR"), "/redact_secrets.wasm")),
-)];
+const BUILTINS: &[(&str, &[u8])] =
+    &[("redact-secrets", include_bytes!(concat!(env!("OUT_DIR"), "/redact_secrets.wasm")))];
 
 /// The component of the bundled policy `name`.
 pub fn module(name: &str) -> Option<&'static [u8]> {

@@ -179,23 +179,16 @@ impl Config {
     /// Relative paths in the file are resolved against the file's directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         if !path.exists() {
-            return Err(ConfigError::Parse(format!(
-                "configuration file {} does not exist",
-                path.display()
-            )));
+            return Err(ConfigError::Parse(format!("configuration file {} does not exist", path.display())));
         }
         let figment = Figment::new()
             .merge(Toml::file(path))
             // Only nested keys (`AUDITGATE_SERVER__LISTEN`): other AUDITGATE_* variables
             // (a test harness's, a wrapper script's) are not configuration.
-            .merge(
-                Env::prefixed("AUDITGATE_")
-                    .filter(|k| k.as_str().contains("__"))
-                    .split("__"),
-            );
-        let mut config: Config = figment.extract().map_err(|e| {
-            ConfigError::Parse(format!("invalid configuration in {}: {e}", path.display()))
-        })?;
+            .merge(Env::prefixed("AUDITGATE_").filter(|k| k.as_str().contains("__")).split("__"));
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(format!("invalid configuration in {}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         config.validate()?;
@@ -220,10 +213,7 @@ impl Config {
 
     /// Checks what serde cannot: value ranges, uniqueness, key format, the loopback rule.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: String, message: &str| ConfigError::Invalid {
-            key,
-            message: message.to_string(),
-        };
+        let invalid = |key: String, message: &str| ConfigError::Invalid { key, message: message.to_string() };
         if self.server.max_event_bytes == 0 || self.server.max_event_bytes > self.server.max_request_bytes {
             return Err(invalid(
                 "server.max_event_bytes".into(),
@@ -283,17 +273,12 @@ impl Config {
 
     /// True when one of the shipped development keys is configured.
     pub fn has_development_key(&self) -> bool {
-        self.keys
-            .iter()
-            .any(|k| DEVELOPMENT_KEY_HASHES.contains(&k.sha256.to_ascii_lowercase().as_str()))
+        self.keys.iter().any(|k| DEVELOPMENT_KEY_HASHES.contains(&k.sha256.to_ascii_lowercase().as_str()))
     }
 
     /// Where the pseudonymization key lives.
     pub fn pseudonym_key_path(&self) -> PathBuf {
-        self.engine
-            .pseudonym_key_file
-            .clone()
-            .unwrap_or_else(|| self.storage.data_dir.join("pseudonym.key"))
+        self.engine.pseudonym_key_file.clone().unwrap_or_else(|| self.storage.data_dir.join("pseudonym.key"))
     }
 }
 

@@ -65,10 +65,7 @@ impl EventError {
     }
 
     fn invalid(field: &str, message: impl Into<String>) -> Self {
-        EventError::InvalidField {
-            field: field.to_string(),
-            message: message.into(),
-        }
+        EventError::InvalidField { field: field.to_string(), message: message.into() }
     }
 }
 
@@ -92,10 +89,7 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 /// Parses the bytes of one event (size, JSON, depth, schema).
 pub fn parse_event(bytes: &[u8], limits: Limits, received: DateTime<Utc>) -> Result<ValidEvent, EventError> {
     if bytes.len() > limits.max_event_bytes {
-        return Err(EventError::TooLarge {
-            size: bytes.len(),
-            limit: limits.max_event_bytes,
-        });
+        return Err(EventError::TooLarge { size: bytes.len(), limit: limits.max_event_bytes });
     }
     let value: Value = serde_json::from_slice(bytes).map_err(json_error)?;
     check_depth(&value, limits.max_depth)?;
@@ -107,10 +101,7 @@ pub fn parse_event(bytes: &[u8], limits: Limits, received: DateTime<Utc>) -> Res
 pub fn json_error(e: serde_json::Error) -> EventError {
     let text = e.to_string();
     if text.contains("recursion limit") {
-        EventError::TooDeep {
-            depth: 128,
-            limit: 128,
-        }
+        EventError::TooDeep { depth: 128, limit: 128 }
     } else {
         EventError::InvalidJson(format!("malformed JSON: {text}"))
     }
@@ -157,10 +148,7 @@ pub fn validate(value: Value, received: DateTime<Utc>) -> Result<ValidEvent, Eve
 
     let action = required_str(&fields, "action")?;
     check_len("action", action, 128)?;
-    if !action
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.:-".contains(&b))
-    {
+    if !action.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.:-".contains(&b)) {
         return Err(EventError::invalid("action", "expected only a-z 0-9 _ . : -"));
     }
     let outcome = required_str(&fields, "outcome")?;
@@ -190,10 +178,7 @@ pub fn validate(value: Value, received: DateTime<Utc>) -> Result<ValidEvent, Eve
     }
     if let Some(sev) = optional_str(&fields, "severity")? {
         if !SEVERITIES.contains(&sev) {
-            return Err(EventError::invalid(
-                "severity",
-                "expected one of info, low, medium, high, critical",
-            ));
+            return Err(EventError::invalid("severity", "expected one of info, low, medium, high, critical"));
         }
     } else {
         fields.insert("severity".into(), Value::from("info"));
@@ -206,7 +191,9 @@ pub fn validate(value: Value, received: DateTime<Utc>) -> Result<ValidEvent, Eve
     }
     match fields.get("details") {
         None | Some(Value::Object(_)) => {}
-        Some(other) => return Err(EventError::invalid("details", format!("expected an object, found {}", kind(other)))),
+        Some(other) => {
+            return Err(EventError::invalid("details", format!("expected an object, found {}", kind(other))));
+        }
     }
     if let Some(changes) = fields.get("changes") {
         let Value::Object(m) = changes else {
@@ -214,10 +201,16 @@ pub fn validate(value: Value, received: DateTime<Utc>) -> Result<ValidEvent, Eve
         };
         for (k, v) in m {
             if k != "before" && k != "after" {
-                return Err(EventError::invalid("changes", format!("unknown key `{k}`: expected `before` and/or `after`")));
+                return Err(EventError::invalid(
+                    "changes",
+                    format!("unknown key `{k}`: expected `before` and/or `after`"),
+                ));
             }
             if !v.is_object() {
-                return Err(EventError::invalid(&format!("changes.{k}"), format!("expected an object, found {}", kind(v))));
+                return Err(EventError::invalid(
+                    &format!("changes.{k}"),
+                    format!("expected an object, found {}", kind(v)),
+                ));
             }
         }
     }
@@ -229,11 +222,7 @@ pub fn validate(value: Value, received: DateTime<Utc>) -> Result<ValidEvent, Eve
     };
     fields.insert("time".into(), Value::from(format_time(time)));
 
-    Ok(ValidEvent {
-        client_id,
-        fields,
-        time_micros: time.timestamp_micros(),
-    })
+    Ok(ValidEvent { client_id, fields, time_micros: time.timestamp_micros() })
 }
 
 const OUTCOMES: [&str; 4] = ["success", "failure", "error", "unknown"];
@@ -303,10 +292,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const LIMITS: Limits = Limits {
-        max_event_bytes: 65536,
-        max_depth: 32,
-    };
+    const LIMITS: Limits = Limits { max_event_bytes: 65536, max_depth: 32 };
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").expect("time").with_timezone(&Utc)
@@ -327,7 +313,8 @@ mod tests {
 
     #[test]
     fn times_are_normalized_to_utc() {
-        let e = check(json!({"action": "a", "outcome": "success", "time": "2026-01-02T05:04:05+02:00"})).expect("valid");
+        let e = check(json!({"action": "a", "outcome": "success", "time": "2026-01-02T05:04:05+02:00"}))
+            .expect("valid");
         assert_eq!(e.fields["time"], "2026-01-02T03:04:05.000000Z");
     }
 
@@ -350,9 +337,17 @@ mod tests {
             (json!({"action": "a", "outcome": "success", "usr": "x"}), "unknown_field", "usr"),
             (json!({"action": "a", "outcome": "success", "seq": 1}), "reserved_field", "seq"),
             (json!({"action": "a", "outcome": "success", "details": []}), "invalid_field", "details"),
-            (json!({"action": "a", "outcome": "success", "changes": {"during": {}}}), "invalid_field", "changes"),
+            (
+                json!({"action": "a", "outcome": "success", "changes": {"during": {}}}),
+                "invalid_field",
+                "changes",
+            ),
             (json!({"action": "a", "outcome": "success", "severity": "meh"}), "invalid_field", "severity"),
-            (json!({"action": "a", "outcome": "success", "reason": "x".repeat(1025)}), "invalid_field", "reason"),
+            (
+                json!({"action": "a", "outcome": "success", "reason": "x".repeat(1025)}),
+                "invalid_field",
+                "reason",
+            ),
             (json!([1]), "invalid_event", "object"),
         ];
         for (input, code, named) in cases {
@@ -368,11 +363,14 @@ mod tests {
         for _ in 0..40 {
             deep = json!({ "d": deep });
         }
-        let body = serde_json::to_vec(&json!({"action": "a", "outcome": "success", "details": deep})).expect("json");
+        let body =
+            serde_json::to_vec(&json!({"action": "a", "outcome": "success", "details": deep})).expect("json");
         let err = parse_event(&body, LIMITS, now()).expect_err("too deep");
         assert_eq!(err.code(), "too_deep");
 
-        let big = serde_json::to_vec(&json!({"action": "a", "outcome": "success", "reason": "x".repeat(70_000)})).expect("json");
+        let big =
+            serde_json::to_vec(&json!({"action": "a", "outcome": "success", "reason": "x".repeat(70_000)}))
+                .expect("json");
         let err = parse_event(&big, LIMITS, now()).expect_err("too large");
         assert_eq!((err.code(), err.status()), ("event_too_large", 413));
 

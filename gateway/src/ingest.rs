@@ -29,7 +29,7 @@ pub enum ItemResult {
     Duplicate(u64),
     Quarantined { id: u64, error: String },
     Invalid { index: usize, line: Option<usize>, error: EventError },
-    Rejected { index: usize, policy: String, error: String },
+    Rejected { index: usize, line: Option<usize>, policy: String, error: String },
 }
 
 impl ItemResult {
@@ -40,16 +40,23 @@ impl ItemResult {
             ItemResult::Duplicate(seq) => json!({"seq": seq, "duplicate": true}),
             ItemResult::Quarantined { id, error } => json!({"quarantined": id, "error": error}),
             ItemResult::Invalid { index, line, error } => {
-                let mut v = json!({"index": index, "error": {"code": error.code(), "message": error.to_string()}});
+                let mut v =
+                    json!({"index": index, "error": {"code": error.code(), "message": error.to_string()}});
                 if let Some(line) = line {
                     v["line"] = json!(line);
                 }
                 v
             }
-            ItemResult::Rejected { index, policy, error } => json!({
-                "index": index,
-                "error": {"code": "policy_rejected", "message": rejection_message(policy, error)},
-            }),
+            ItemResult::Rejected { index, line, policy, error } => {
+                let mut v = json!({
+                    "index": index,
+                    "error": {"code": "policy_rejected", "message": rejection_message(policy, error)},
+                });
+                if let Some(line) = line {
+                    v["line"] = json!(line);
+                }
+                v
+            }
         }
     }
 }
@@ -80,14 +87,20 @@ pub struct Ingestor {
 
 /// One parsed item of a request: valid, or refused with its error.
 enum Parsed {
-    Valid(ValidEvent),
+    /// A valid event, with its NDJSON line number.
+    Valid(ValidEvent, Option<usize>),
     Invalid(EventError, Option<usize>),
 }
 
 impl Ingestor {
     /// Ingests one request body from key `source`. `Ok` holds one result per event, in
     /// input order, and whether the body was a single object.
-    pub async fn ingest(&self, body: &[u8], format: BodyFormat, source: &str) -> Result<(Vec<ItemResult>, bool), IngestError> {
+    pub async fn ingest(
+        &self,
+        body: &[u8],
+        format: BodyFormat,
+        source: &str,
+    ) -> Result<(Vec<ItemResult>, bool), IngestError> {
         let received = Utc::now();
         let (parsed, single) = match format {
             BodyFormat::Json => self.parse_json(body, received)?,
@@ -99,15 +112,17 @@ impl Ingestor {
         let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(parsed.len());
         let mut valid = Vec::new();
         let mut valid_index = Vec::new();
+        let mut valid_line = Vec::new();
         for (index, item) in parsed.into_iter().enumerate() {
             match item {
-                Parsed::Invalid(error, line) => results.push(Some(ItemResult::Invalid { index, line, error })),
-                Parsed::Valid(ev) => {
+                Parsed::Invalid(error, line) => {
+                    results.push(Some(ItemResult::Invalid { index, line, error }))
+                }
+                Parsed::Valid(ev, line) => {
                     let seen = match &ev.client_id {
-                        Some(id) => self
-                            .store
-                            .lookup_client_id(id)
-                            .map_err(|e| IngestError::Store(e.to_string()))?,
+                        Some(id) => {
+                            self.store.lookup_client_id(id).map_err(|e| IngestError::Store(e.to_string()))?
+                        }
                         None => None,
                     };
                     match seen {
@@ -116,6 +131,7 @@ impl Ingestor {
                             results.push(None);
                             valid.push(ev);
                             valid_index.push(index);
+                            valid_line.push(line);
                         }
                     }
                 }
@@ -138,7 +154,7 @@ impl Ingestor {
         let policy_set = self.engine.policy_set().to_string();
         let mut pending = Vec::new();
         let mut pending_index = Vec::new();
-        for (outcome, index) in outcomes.into_iter().zip(valid_index) {
+        for ((outcome, index), line) in outcomes.into_iter().zip(valid_index).zip(valid_line) {
             match outcome {
                 ChainOutcome::Pass(p) => {
                     pending.push(Pending::Record(NewRecord {
@@ -165,7 +181,7 @@ impl Ingestor {
                     pending_index.push(index);
                 }
                 ChainOutcome::Rejected { policy, error } => {
-                    results[index] = Some(ItemResult::Rejected { index, policy, error });
+                    results[index] = Some(ItemResult::Rejected { index, line, policy, error });
                 }
             }
         }
@@ -177,19 +193,14 @@ impl Ingestor {
                     Pending::Record(_) => None,
                 })
                 .collect();
-            let appended = self
-                .store
-                .append(pending)
-                .await
-                .map_err(|e| IngestError::Store(e.to_string()))?;
+            let appended = self.store.append(pending).await.map_err(|e| IngestError::Store(e.to_string()))?;
             for ((outcome, index), qerr) in appended.into_iter().zip(pending_index).zip(quarantine_errors) {
                 results[index] = Some(match outcome {
                     AppendOutcome::Stored { seq } => ItemResult::Stored(seq),
                     AppendOutcome::Duplicate { seq } => ItemResult::Duplicate(seq),
-                    AppendOutcome::Quarantined { id } => ItemResult::Quarantined {
-                        id,
-                        error: qerr.unwrap_or_default(),
-                    },
+                    AppendOutcome::Quarantined { id } => {
+                        ItemResult::Quarantined { id, error: qerr.unwrap_or_default() }
+                    }
                 });
             }
         }
@@ -199,6 +210,7 @@ impl Ingestor {
             .map(|(index, r)| {
                 r.unwrap_or(ItemResult::Rejected {
                     index,
+                    line: None,
                     policy: String::new(),
                     error: "internal: no outcome".into(),
                 })
@@ -256,7 +268,7 @@ impl Ingestor {
 
     fn parse_one(&self, bytes: &[u8], received: DateTime<Utc>, line: Option<usize>) -> Parsed {
         match event::parse_event(bytes, self.limits, received) {
-            Ok(ev) => Parsed::Valid(ev),
+            Ok(ev) => Parsed::Valid(ev, line),
             Err(e) => Parsed::Invalid(e, line),
         }
     }

@@ -18,10 +18,7 @@ use crate::store::{Store, StoreOptions};
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot open the store in {dir}: {source}")]
-    Store {
-        dir: String,
-        source: crate::store::StoreError,
-    },
+    Store { dir: String, source: crate::store::StoreError },
     #[error("cannot load the pseudonymization key {path}: {source}")]
     PseudonymKey { path: String, source: std::io::Error },
     #[error("cannot load the policy chain: {0}")]
@@ -41,17 +38,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         idempotency_window: Duration::from_secs(config.storage.idempotency_window_secs),
         max_batch_events: config.storage.max_batch_events,
     })
-    .map_err(|source| ServeError::Store {
-        dir: config.storage.data_dir.display().to_string(),
-        source,
-    })?;
+    .map_err(|source| ServeError::Store { dir: config.storage.data_dir.display().to_string(), source })?;
     tracing::info!(dir = %config.storage.data_dir.display(), events = store.count(), "store opened");
 
     let key_path = config.pseudonym_key_path();
-    let pseudonymizer = Pseudonymizer::load_or_create(&key_path).map_err(|source| ServeError::PseudonymKey {
-        path: key_path.display().to_string(),
-        source,
-    })?;
+    let pseudonymizer = Pseudonymizer::load_or_create(&key_path)
+        .map_err(|source| ServeError::PseudonymKey { path: key_path.display().to_string(), source })?;
     let engine = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || PolicyEngine::load(&config, pseudonymizer))
@@ -75,13 +67,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     };
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.server.listen.to_string(),
-            source,
-        })?;
+        .map_err(|source| ServeError::Bind { addr: config.server.listen.to_string(), source })?;
     let addr = listener.local_addr()?;
     if config.has_development_key() {
-        tracing::warn!("development keys (ag_dev_*) are configured: fine on loopback, replace them for any real use");
+        tracing::warn!(
+            "development keys (ag_dev_*) are configured: fine on loopback, replace them for any real use"
+        );
     }
     tracing::info!(%addr, "listening");
     // A machine-readable line on stdout: scripts and tests wait for it.
@@ -90,9 +81,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         writeln!(out, "auditgate: listening on {addr}")?;
         out.flush()?;
     }
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shutting down: flushing the store");
     store.close();
     Ok(())

@@ -40,13 +40,7 @@ pub struct HostContext {
 impl HostContext {
     /// The context for one instance of `policy`.
     pub fn new(policy: Arc<str>, shared: Arc<SharedHostState>) -> Self {
-        Self {
-            policy,
-            shared,
-            log_window: Instant::now(),
-            log_lines: 0,
-            log_dropped: 0,
-        }
+        Self { policy, shared, log_window: Instant::now(), log_lines: 0, log_dropped: 0 }
     }
 
     fn namespaced(&self, key: &str) -> String {
@@ -71,7 +65,9 @@ impl HostContext {
         };
         if !counters.contains_key(&name) && counters.len() >= MAX_COUNTERS {
             // Drop expired counters before refusing a new one.
-            counters.retain(|_, q| q.back().is_some_and(|(t, _)| now.duration_since(*t) < Duration::from_secs(86_400)));
+            counters.retain(|_, q| {
+                q.back().is_some_and(|(t, _)| now.duration_since(*t) < Duration::from_secs(86_400))
+            });
             if counters.len() >= MAX_COUNTERS {
                 drop(counters);
                 self.warn("counter-add: too many counters; call ignored");

@@ -44,11 +44,7 @@ pub enum ChainOutcome {
     Rejected { policy: String, error: String },
     /// A policy with `on_error = "quarantine"` failed: the event (as it was before that
     /// policy) goes to the quarantine tree.
-    Quarantined {
-        policy: String,
-        error: String,
-        event: Map<String, Value>,
-    },
+    Quarantined { policy: String, error: String, event: Map<String, Value> },
 }
 
 /// An event the chain let through, with everything the policies added.
@@ -113,10 +109,7 @@ impl PolicyEngine {
         let mut set_hash = Sha256::new();
         let mut policies = Vec::with_capacity(config.policy.len());
         for pc in &config.policy {
-            let fail = |message: String| EngineError::Policy {
-                policy: pc.name.clone(),
-                message,
-            };
+            let fail = |message: String| EngineError::Policy { policy: pc.name.clone(), message };
             let bytes = module_bytes(pc).map_err(fail)?;
             let module_hash = Sha256::digest(&bytes);
             let pre = runtime
@@ -126,10 +119,13 @@ impl PolicyEngine {
             set_hash.update(pc.name.as_bytes());
             set_hash.update([0]);
             set_hash.update(module_hash);
-            set_hash.update(serde_json::to_vec(&serde_json::json!({
-                "on_error": pc.on_error, "actions": pc.actions, "config": pc.config,
-                "timeout_ms": pc.timeout_ms, "memory_mb": pc.memory_mb,
-            })).map_err(|e| fail(e.to_string()))?);
+            set_hash.update(
+                serde_json::to_vec(&serde_json::json!({
+                    "on_error": pc.on_error, "actions": pc.actions, "config": pc.config,
+                    "timeout_ms": pc.timeout_ms, "memory_mb": pc.memory_mb,
+                }))
+                .map_err(|e| fail(e.to_string()))?,
+            );
             let spec = InstanceSpec {
                 name: Arc::from(pc.name.as_str()),
                 config_json,
@@ -148,11 +144,7 @@ impl PolicyEngine {
             });
         }
         let policy_set = hex::encode(&set_hash.finalize()[..16]);
-        Ok(Self {
-            policies,
-            pseudonymizer,
-            policy_set,
-        })
+        Ok(Self { policies, pseudonymizer, policy_set })
     }
 
     /// The hash naming this policy set (config and module hashes); stored on every event.
@@ -207,10 +199,7 @@ impl PolicyEngine {
                     let f = &mut flights[i];
                     match policy.on_error {
                         OnError::Reject => {
-                            f.done = Some(ChainOutcome::Rejected {
-                                policy: policy.name.clone(),
-                                error,
-                            })
+                            f.done = Some(ChainOutcome::Rejected { policy: policy.name.clone(), error })
                         }
                         OnError::Quarantine => {
                             f.done = Some(ChainOutcome::Quarantined {
@@ -302,10 +291,7 @@ fn action_of(event: &ValidEvent) -> &str {
 fn module_bytes(pc: &PolicyConfig) -> Result<Vec<u8>, String> {
     match pc.module.strip_prefix("builtin:") {
         Some(name) => builtin::module(name).map(<[u8]>::to_vec).ok_or_else(|| {
-            format!(
-                "unknown builtin module `{name}`; bundled policies are: {}",
-                builtin::names().join(", ")
-            )
+            format!("unknown builtin module `{name}`; bundled policies are: {}", builtin::names().join(", "))
         }),
         None => std::fs::read(&pc.module).map_err(|e| format!("cannot read module {}: {e}", pc.module)),
     }

@@ -70,10 +70,8 @@ pub fn apply(
                 note(redacted, path);
             }
             Patch::Set(path, json) => {
-                let value: Value = serde_json::from_str(json).map_err(|e| PatchError::BadValue {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
+                let value: Value = serde_json::from_str(json)
+                    .map_err(|e| PatchError::BadValue { path: path.clone(), message: e.to_string() })?;
                 let (parent, last) = parent_of(event, path, true)?;
                 match parent {
                     Value::Object(m) => {
@@ -119,7 +117,11 @@ fn existing<'a>(event: &'a mut Value, path: &str) -> Result<&'a mut Value, Patch
 
 /// The container holding the last token of `path`, and that token. With `create`, missing
 /// intermediate objects are created (enrichment into `/details/geo/country`).
-fn parent_of<'a>(event: &'a mut Value, path: &str, create: bool) -> Result<(&'a mut Value, String), PatchError> {
+fn parent_of<'a>(
+    event: &'a mut Value,
+    path: &str,
+    create: bool,
+) -> Result<(&'a mut Value, String), PatchError> {
     let mut toks = tokens(path)?;
     let last = toks.pop().ok_or_else(|| PatchError::BadPointer(path.to_string()))?;
     let mut current = event;
@@ -175,8 +177,9 @@ mod tests {
 
     #[test]
     fn set_creates_intermediate_objects_and_is_not_a_redaction() {
-        let (e, r) = run(json!({"action": "a"}), &[Patch::Set("/details/geo/country".into(), "\"NL\"".into())])
-            .expect("applies");
+        let (e, r) =
+            run(json!({"action": "a"}), &[Patch::Set("/details/geo/country".into(), "\"NL\"".into())])
+                .expect("applies");
         assert_eq!(e["details"]["geo"]["country"], "NL");
         assert!(r.is_empty());
     }
@@ -184,9 +187,18 @@ mod tests {
     #[test]
     fn bad_patches_fail() {
         let e = json!({"a": 1});
-        assert!(matches!(run(e.clone(), &[Patch::Mask("/b".into(), "x".into())]), Err(PatchError::Missing(_))));
+        assert!(matches!(
+            run(e.clone(), &[Patch::Mask("/b".into(), "x".into())]),
+            Err(PatchError::Missing(_))
+        ));
         assert!(matches!(run(e.clone(), &[Patch::Remove("a".into())]), Err(PatchError::BadPointer(_))));
-        assert!(matches!(run(e.clone(), &[Patch::Set("/c".into(), "{oops".into())]), Err(PatchError::BadValue { .. })));
-        assert!(matches!(run(e, &[Patch::Set("/a/b".into(), "1".into())]), Err(PatchError::NotAContainer(_))));
+        assert!(matches!(
+            run(e.clone(), &[Patch::Set("/c".into(), "{oops".into())]),
+            Err(PatchError::BadValue { .. })
+        ));
+        assert!(matches!(
+            run(e, &[Patch::Set("/a/b".into(), "1".into())]),
+            Err(PatchError::NotAContainer(_))
+        ));
     }
 }

@@ -31,9 +31,8 @@ impl Pseudonymizer {
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let bytes = hex::decode(text.trim()).map_err(|e| {
-                    std::io::Error::other(format!("{}: not a hex key: {e}", path.display()))
-                })?;
+                let bytes = hex::decode(text.trim())
+                    .map_err(|e| std::io::Error::other(format!("{}: not a hex key: {e}", path.display())))?;
                 let key: [u8; 32] = bytes.try_into().map_err(|_| {
                     std::io::Error::other(format!("{}: expected 32 bytes (64 hex digits)", path.display()))
                 })?;

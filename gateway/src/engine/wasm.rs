@@ -17,7 +17,7 @@ wasmtime::component::bindgen!({
     world: "policy",
 });
 
-use auditgate::policy::types as wit;
+use self::auditgate::policy::types as wit;
 
 /// How often the epoch ticks; a call's deadline is `timeout_ms` rounded up to ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
@@ -64,16 +64,13 @@ pub struct StoreData {
 
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
 impl wit::Host for StoreData {}
 
-impl auditgate::policy::host::Host for StoreData {
+impl self::auditgate::policy::host::Host for StoreData {
     fn counter_add(&mut self, key: String, delta: i64, window_secs: u32) -> i64 {
         self.host.counter_add(&key, delta, window_secs)
     }
@@ -120,10 +117,7 @@ impl WasmRuntime {
                 }
             })
             .map_err(|e| wasmtime::Error::msg(format!("cannot start the epoch thread: {e}")))?;
-        Ok(Self {
-            engine,
-            linker: Arc::new(linker),
-        })
+        Ok(Self { engine, linker: Arc::new(linker) })
     }
 
     /// Compiles a component and links it against the host.
@@ -161,13 +155,12 @@ pub struct InstancePool {
 impl InstancePool {
     /// A pool for `spec`, built from `pre`. Creates one instance right away so that a
     /// broken module or a failing `init` is reported at load time.
-    pub fn new(runtime: &WasmRuntime, pre: PolicyPre<StoreData>, spec: InstanceSpec) -> Result<Self, CallError> {
-        let pool = Self {
-            pre,
-            engine: runtime.engine.clone(),
-            spec,
-            idle: Mutex::new(Vec::new()),
-        };
+    pub fn new(
+        runtime: &WasmRuntime,
+        pre: PolicyPre<StoreData>,
+        spec: InstanceSpec,
+    ) -> Result<Self, CallError> {
+        let pool = Self { pre, engine: runtime.engine.clone(), spec, idle: Mutex::new(Vec::new()) };
         let first = pool.instantiate()?;
         pool.put(first);
         Ok(pool)
@@ -243,10 +236,7 @@ impl InstancePool {
                         events.len()
                     )));
                 }
-                Ok(results
-                    .into_iter()
-                    .map(|r| r.and_then(convert_decision))
-                    .collect())
+                Ok(results.into_iter().map(|r| r.and_then(convert_decision)).collect())
             }
             // The instance is dropped here: its state after a trap is not trusted.
             Err(e) => Err(self.call_error(e)),
@@ -290,9 +280,5 @@ fn convert_decision(d: wit::Decision) -> Result<DecisionOut, String> {
             labels: a.labels,
         })
         .collect();
-    Ok(DecisionOut {
-        patches,
-        alerts,
-        tags: d.tags,
-    })
+    Ok(DecisionOut { patches, alerts, tags: d.tags })
 }

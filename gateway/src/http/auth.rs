@@ -46,9 +46,8 @@ where
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("missing `Authorization: Bearer <key>` header"))?;
-        let value = header
-            .to_str()
-            .map_err(|_| unauthorized("the Authorization header is not valid text"))?;
+        let value =
+            header.to_str().map_err(|_| unauthorized("the Authorization header is not valid text"))?;
         let key = value
             .strip_prefix("Bearer ")
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;

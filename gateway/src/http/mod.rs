@@ -69,11 +69,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn post_events(State(state): State<AppState>, auth: Authenticated, body: Body) -> Result<Response, ApiError> {
+async fn post_events(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    body: Body,
+) -> Result<Response, ApiError> {
     ingest(state, auth, body, BodyFormat::Json).await
 }
 
-async fn post_bulk(State(state): State<AppState>, auth: Authenticated, body: Body) -> Result<Response, ApiError> {
+async fn post_bulk(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    body: Body,
+) -> Result<Response, ApiError> {
     ingest(state, auth, body, BodyFormat::Ndjson).await
 }
 
@@ -87,7 +95,12 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     })
 }
 
-async fn ingest(state: AppState, auth: Authenticated, body: Body, format: BodyFormat) -> Result<Response, ApiError> {
+async fn ingest(
+    state: AppState,
+    auth: Authenticated,
+    body: Body,
+    format: BodyFormat,
+) -> Result<Response, ApiError> {
     let caller = auth.require(Role::Ingest)?;
     let bytes = read_body(body, state.max_request_bytes).await?;
     let (results, single) = match state.ingestor.ingest(&bytes, format, &caller.name).await {

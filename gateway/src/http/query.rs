@@ -58,7 +58,9 @@ fn parse_limit(params: &HashMap<String, String>) -> Result<usize, ApiError> {
         None => Ok(DEFAULT_LIMIT),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad_query(format!("`limit` must be a number from 1 to {MAX_LIMIT}, got {s:?}"))),
+            _ => {
+                Err(ApiError::bad_query(format!("`limit` must be a number from 1 to {MAX_LIMIT}, got {s:?}")))
+            }
         },
     }
 }
@@ -75,9 +77,9 @@ fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>
     params
         .get(key)
         .map(|s| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.timestamp_micros())
-                .map_err(|e| ApiError::bad_query(format!("`{key}` must be an RFC 3339 time, got {s:?} ({e})")))
+            DateTime::parse_from_rfc3339(s).map(|t| t.timestamp_micros()).map_err(|e| {
+                ApiError::bad_query(format!("`{key}` must be an RFC 3339 time, got {s:?} ({e})"))
+            })
         })
         .transpose()
 }
@@ -101,7 +103,9 @@ pub async fn list_events(
     let ip = match get("ip") {
         Some(ip) => Some(
             ip.parse::<IpAddr>()
-                .map_err(|_| ApiError::bad_query(format!("`ip` must be an IPv4 or IPv6 address, got {ip:?}")))?
+                .map_err(|_| {
+                    ApiError::bad_query(format!("`ip` must be an IPv4 or IPv6 address, got {ip:?}"))
+                })?
                 .to_string(),
         ),
         None => None,
@@ -184,9 +188,7 @@ pub async fn list_quarantine(
     auth.require(Role::Admin)?;
     check_params(&params, &["limit", "cursor"])?;
     let limit = parse_limit(&params)?;
-    let page = state
-        .store
-        .quarantine(limit, params.get("cursor").map(String::as_str))
-        .map_err(store_error)?;
+    let page =
+        state.store.quarantine(limit, params.get("cursor").map(String::as_str)).map_err(store_error)?;
     Ok(Json(json!({"items": page.items, "next_cursor": page.next_cursor})))
 }
