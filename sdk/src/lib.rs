@@ -38,6 +38,7 @@
 //! native tests).
 
 pub mod decision;
+pub mod detect;
 pub mod event;
 pub mod host;
 pub mod pointer;
