@@ -43,6 +43,8 @@ pub mod event;
 pub mod host;
 pub mod pointer;
 pub mod runtime;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod value;
 
 /// Guest bindings generated from `sdk/wit/policy.wit` (world `policy`).

@@ -9,7 +9,7 @@
 //! - Basic: standard base64 of at least 4 characters that decodes to printable UTF-8
 //!   holding a `:` (`user:password`); `Basic usage` is not a credential.
 
-use super::scan::{decode_base64, find_ignore_case, is_base64, is_word, run, starts_clean};
+use super::scan::{decode_base64, ends_clean, find_ignore_case, is_base64, is_word, run, starts_clean};
 use super::{Kind, Span};
 
 fn is_token68(b: u8) -> bool {
@@ -39,7 +39,7 @@ pub fn find_bearer(text: &str, out: &mut Vec<Span>) {
         let end = start + body + run(b, start + body, |c| c == b'=');
         let token = &b[start..end];
         let looks_random = token.iter().any(|&c| c.is_ascii_digit() || !c.is_ascii_alphanumeric());
-        if body >= 8 && looks_random && !b.get(end).is_some_and(|&c| is_word(c)) {
+        if body >= 8 && looks_random && ends_clean(b, end, is_word) {
             out.push(Span::new(Kind::Bearer, start..end));
         }
     }
@@ -57,9 +57,10 @@ pub fn find_basic(text: &str, out: &mut Vec<Span>) {
             continue;
         }
         let decoded = decode_base64(&b[start..end]);
-        let is_pair = decoded.as_deref().and_then(|d| std::str::from_utf8(d).ok()).is_some_and(|s| {
-            s.contains(':') && !s.starts_with(':') && s.chars().all(|c| !c.is_control())
-        });
+        let is_pair = decoded
+            .as_deref()
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .is_some_and(|s| s.contains(':') && !s.starts_with(':') && s.chars().all(|c| !c.is_control()));
         if is_pair {
             out.push(Span::new(Kind::BasicAuth, start..end));
         }
@@ -111,7 +112,10 @@ mod tests {
     #[test]
     fn finds_basic_credentials() {
         assert_eq!(basic("Basic dXNlcjpwYXNz"), ["dXNlcjpwYXNz"]);
-        assert_eq!(basic("authorization: basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="), ["QWxhZGRpbjpvcGVuIHNlc2FtZQ=="]);
+        assert_eq!(
+            basic("authorization: basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            ["QWxhZGRpbjpvcGVuIHNlc2FtZQ=="]
+        );
         assert_eq!(basic("Basic YTpi"), ["YTpi"]);
         assert_eq!(basic("Basic: dXNlcjpwYXNz;"), ["dXNlcjpwYXNz"]);
     }
@@ -121,9 +125,9 @@ mod tests {
         for text in [
             "Basic usage of the API",
             "basic information",
-            "Basic dXNlcnBhc3M=",  // "userpass": no colon
-            "Basic OnBhc3M=",      // ":pass": no user
-            "Basic AAECAwQFBgc=",  // binary
+            "Basic dXNlcnBhc3M=", // "userpass": no colon
+            "Basic OnBhc3M=",     // ":pass": no user
+            "Basic AAECAwQFBgc=", // binary
             "Basic",
             "basicdXNlcjpwYXNz",
             "Basic dXNlcjpwYXNz===", // too much padding

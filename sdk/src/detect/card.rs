@@ -103,20 +103,20 @@ mod tests {
     #[test]
     fn finds_test_numbers_of_each_network_in_each_format() {
         for pan in [
-            "4111111111111111",      // Visa
-            "4222222222222",         // Visa, 13 digits
-            "5555555555554444",      // Mastercard
-            "2223003122003222",      // Mastercard 2-series
-            "378282246310005",       // Amex, 15
-            "6011111111111117",      // Discover
-            "3530111333300000",      // JCB
-            "36227206271667",        // Diners, 14
-            "6200000000000005",      // UnionPay
-            "6212345678901265",      // UnionPay
-            "4111 1111 1111 1111",   // spaces
-            "4111-1111-1111-1111",   // dashes
-            "3782 822463 10005",     // Amex grouping 4-6-5
-            "6011 0009 9013 9424",   // Discover with spaces
+            "4111111111111111",        // Visa
+            "4222222222222",           // Visa, 13 digits
+            "5555555555554444",        // Mastercard
+            "2223003122003222",        // Mastercard 2-series
+            "378282246310005",         // Amex, 15
+            "6011111111111117",        // Discover
+            "3530111333300000",        // JCB
+            "36227206271667",          // Diners, 14
+            "6200000000000005",        // UnionPay
+            "6212345678901265",        // UnionPay
+            "4111 1111 1111 1111",     // spaces
+            "4111-1111-1111-1111",     // dashes
+            "3782 822463 10005",       // Amex grouping 4-6-5
+            "6011 0009 9013 9424",     // Discover with spaces
             "4000 0000 0000 0000 006", // 19 digits
         ] {
             assert_eq!(found(pan), [pan], "{pan}");
@@ -148,11 +148,11 @@ mod tests {
             "x4111111111111111",            // glued to a letter
             "4111111111111111a",
             "id_4111111111111111",
-            "4111 1111-1111 1111",          // mixed separators
-            "41 11 11 11 11 11 11 11",      // grouped, first group not 4 digits
-            "4111  1111  1111  1111",       // double separators
-            "+1 (415) 555-0100",            // phone number
-            "4111.1111.1111.1111",          // dots are not card separators
+            "4111 1111-1111 1111",     // mixed separators
+            "41 11 11 11 11 11 11 11", // grouped, first group not 4 digits
+            "4111  1111  1111  1111",  // double separators
+            "+1 (415) 555-0100",       // phone number
+            "4111.1111.1111.1111",     // dots are not card separators
             "order 12345678 item 4 qty 1",
         ] {
             assert_eq!(found(text), Vec::<&str>::new(), "{text}");

@@ -12,7 +12,7 @@
 
 use memchr::memmem;
 
-use super::scan::{find_ignore_case, is_alnum, is_base64, is_base64url, run, starts_clean};
+use super::scan::{ends_clean, find_ignore_case, is_alnum, is_base64, is_base64url, run, starts_clean};
 use super::{Kind, Span};
 
 /// Length of an AWS access key id.
@@ -28,7 +28,7 @@ pub fn find_aws_key_ids(text: &str, out: &mut Vec<Span>) {
         for at in memmem::find_iter(b, prefix) {
             let body = run(b, at + 4, |c| c.is_ascii_uppercase() || c.is_ascii_digit());
             let end = at + 4 + body;
-            if starts_clean(b, at, is_alnum) && 4 + body == AWS_KEY_ID_LEN && !b.get(end).is_some_and(|&c| is_alnum(c)) {
+            if starts_clean(b, at, is_alnum) && 4 + body == AWS_KEY_ID_LEN && ends_clean(b, end, is_alnum) {
                 out.push(Span::new(Kind::AwsKeyId, at..end));
             }
         }
@@ -72,7 +72,8 @@ pub fn find_aws_secrets(text: &str, out: &mut Vec<Span>) {
 fn after_aws_secret_label(b: &[u8], at: usize) -> Option<usize> {
     let mut i = at + 6;
     let sep = |b: &[u8], i: usize| usize::from(matches!(b.get(i), Some(b'_' | b'-')));
-    let word = |b: &[u8], i: usize, w: &[u8]| b.get(i..i + w.len()).is_some_and(|s| s.eq_ignore_ascii_case(w));
+    let word =
+        |b: &[u8], i: usize, w: &[u8]| b.get(i..i + w.len()).is_some_and(|s| s.eq_ignore_ascii_case(w));
     let aws_before = at >= 4 && b[at - 4..at].eq_ignore_ascii_case(b"aws_");
     let j = i + sep(b, i);
     if word(b, j, b"access") {

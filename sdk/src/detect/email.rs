@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn finds_addresses() {
         assert_eq!(found("alice@example.com"), ["alice@example.com"]);
-        assert_eq!(found("From: Bob <bob.smith+audit@mail.example.co.uk>"), ["bob.smith+audit@mail.example.co.uk"]);
+        assert_eq!(
+            found("From: Bob <bob.smith+audit@mail.example.co.uk>"),
+            ["bob.smith+audit@mail.example.co.uk"]
+        );
         assert_eq!(found("mailto:x_y%z@sub-domain.example.org."), ["x_y%z@sub-domain.example.org"]);
         assert_eq!(found("a@b.co, c@d.io"), ["a@b.co", "c@d.io"]);
         assert_eq!(found("\"carol@example.net\""), ["carol@example.net"]);

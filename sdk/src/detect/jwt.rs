@@ -68,10 +68,10 @@ mod tests {
     #[test]
     fn ignores_look_alikes() {
         for text in [
-            "eyJhbGciOiJIUzI1NiJ9",                   // a header alone
-            "eyJhbGciOiJIUzI1NiJ9.",                  // no payload
-            "eyJhbGciOiJIUzI1NiJ9.e",                 // payload too short, no signature dot
-            "eyJh.eyJzdWIiOiJhIn0.sig",               // header too short
+            "eyJhbGciOiJIUzI1NiJ9",                    // a header alone
+            "eyJhbGciOiJIUzI1NiJ9.",                   // no payload
+            "eyJhbGciOiJIUzI1NiJ9.e",                  // payload too short, no signature dot
+            "eyJh.eyJzdWIiOiJhIn0.sig",                // header too short
             "xeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.s", // glued
             "the key eyJ is a prefix",
             "a.b.c",

@@ -277,9 +277,7 @@ fn resolve_overlaps(spans: &mut Vec<Span>) {
     if spans.len() < 2 {
         return;
     }
-    spans.sort_unstable_by(|a, b| {
-        a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.kind.cmp(&b.kind))
-    });
+    spans.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.kind.cmp(&b.kind)));
     let mut kept_end = 0;
     let mut first = true;
     spans.retain(|s| {

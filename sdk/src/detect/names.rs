@@ -214,7 +214,15 @@ mod tests {
         ] {
             assert!(m.matches(yes), "{yes}");
         }
-        for no in ["passwords_changed", "password_changed", "tokenizer", "method", "user", "secretary", "token_count"] {
+        for no in [
+            "passwords_changed",
+            "password_changed",
+            "tokenizer",
+            "method",
+            "user",
+            "secretary",
+            "token_count",
+        ] {
             assert!(!m.matches(no), "{no}");
         }
     }

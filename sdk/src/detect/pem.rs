@@ -59,7 +59,8 @@ mod tests {
     fn finds_private_key_blocks() {
         assert_eq!(found(RSA), [RSA]);
         assert_eq!(found(&format!("key:\n{RSA}\nthanks")), [RSA]);
-        let pkcs8 = "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----";
+        let pkcs8 =
+            "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----";
         assert_eq!(found(pkcs8), [pkcs8]);
         let ssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----";
         assert_eq!(found(&format!("{ssh} {RSA}")), [ssh, RSA]);

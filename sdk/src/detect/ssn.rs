@@ -34,14 +34,16 @@ fn ssn_at(b: &[u8], i: usize) -> Option<usize> {
     let w = &b[i..i + LEN];
     let sep = w[3];
     let digits_at = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
-    if !matches!(sep, b'-' | b' ') || w[6] != sep || !digits_at(0..3) || !digits_at(4..6) || !digits_at(7..11) {
+    if !matches!(sep, b'-' | b' ') || w[6] != sep || !digits_at(0..3) || !digits_at(4..6) || !digits_at(7..11)
+    {
         return None;
     }
     let end = i + LEN;
-    let before_ok = i == 0 || (!is_word(b[i - 1]) && !(b[i - 1] == sep && i >= 2 && b[i - 2].is_ascii_digit()));
-    let after_ok = b.get(end).is_none_or(|&c| {
-        !is_word(c) && !(c == sep && b.get(end + 1).is_some_and(u8::is_ascii_digit))
-    });
+    let before_ok =
+        i == 0 || (!is_word(b[i - 1]) && !(b[i - 1] == sep && i >= 2 && b[i - 2].is_ascii_digit()));
+    let after_ok = b
+        .get(end)
+        .is_none_or(|&c| !is_word(c) && !(c == sep && b.get(end + 1).is_some_and(u8::is_ascii_digit)));
     if !before_ok || !after_ok {
         return None;
     }
@@ -90,10 +92,10 @@ mod tests {
     #[test]
     fn ignores_look_alikes() {
         for text in [
-            "123456789",         // bare digits
-            "123-456-789",       // wrong grouping
-            "123-45 6789",       // mixed separators
-            "1-123-45-6789",     // part of a longer dashed number
+            "123456789",     // bare digits
+            "123-456-789",   // wrong grouping
+            "123-45 6789",   // mixed separators
+            "1-123-45-6789", // part of a longer dashed number
             "123-45-6789-0",
             "555 123 45 6789 1", // inside a longer spaced number
             "a123-45-6789",

@@ -10,7 +10,7 @@
 
 use memchr::memmem;
 
-use super::scan::{is_alnum, is_word, run, starts_clean};
+use super::scan::{ends_clean, is_alnum, is_word, run, starts_clean};
 use super::{Kind, Span};
 
 /// Appends every GitHub token in `text` to `out`.
@@ -23,8 +23,7 @@ pub fn find_github(text: &str, out: &mut Vec<Span>) {
         }
         let body = run(b, at + 4, is_alnum);
         let end = at + 4 + body;
-        if starts_clean(b, at, is_word) && (36..=251).contains(&body) && !b.get(end).is_some_and(|&c| is_word(c))
-        {
+        if starts_clean(b, at, is_word) && (36..=251).contains(&body) && ends_clean(b, end, is_word) {
             out.push(Span::new(Kind::GithubToken, at..end));
         }
     }
@@ -89,7 +88,8 @@ mod tests {
             assert_eq!(found(find_github, &token), [token.clone()]);
             assert_eq!(found(find_github, &format!("token {token}.")), [token.clone()]);
         }
-        let pat = "github_pat_11ABCDEFG0abcdefghijkl_mnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef";
+        let pat =
+            "github_pat_11ABCDEFG0abcdefghijkl_mnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef";
         assert_eq!(found(find_github, &format!("GH_TOKEN={pat}")), [pat]);
         for text in [
             format!("ghx_{body}"),
@@ -116,7 +116,9 @@ mod tests {
 
     #[test]
     fn stripe_keys() {
-        for key in ["sk_live_4eC39HqLyjWDarjtT1zdp7dc", "rk_live_51H8abcdEFGH", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"] {
+        for key in
+            ["sk_live_4eC39HqLyjWDarjtT1zdp7dc", "rk_live_51H8abcdEFGH", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"]
+        {
             assert_eq!(found(find_stripe, key), [key]);
             assert_eq!(found(find_stripe, &format!("stripe key: {key}")), [key]);
         }
