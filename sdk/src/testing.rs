@@ -97,6 +97,10 @@ impl<P: Policy> Harness<P> {
 
     /// Runs the policy on one event and applies its decision. `Err` is what fails the event
     /// on the gateway: the policy's error, or a patch that cannot be applied.
+    ///
+    /// The event is serialized with serde_json, whose objects keep their members sorted by
+    /// name (unless its `preserve_order` feature is on); to control the order the policy
+    /// sees, use [`Harness::evaluate_bytes`].
     pub fn evaluate(&self, event: &Value) -> Result<Outcome, String> {
         let bytes = serde_json::to_vec(event).map_err(|e| format!("cannot serialize event: {e}"))?;
         self.evaluate_bytes(&bytes)

@@ -1,104 +1,216 @@
-//! Bundled Auditgate policy `redact-secrets`: masks the values of fields whose names are
-//! configured, at any depth.
+//! Bundled Auditgate policy `redact-secrets`: masks secrets before an event is stored,
+//! found by the name of the field that holds them and by value detectors over every string.
 //!
-//! Config (`[policy.config]`):
-//! - `fields` (required, non-empty list of non-empty strings): the field names to mask.
-//!   Names match case-insensitively, and `-` equals `_` (`API-Key` matches `api_key`).
-//! - `marker` (optional, default `"[REDACTED]"`): the string that replaces a masked value.
+//! What it does, for every value at any depth (top level, `details`, `changes.before/after`,
+//! header maps, objects inside arrays):
+//! 1. **By field name.** A member whose name matches `fields` is masked whole with
+//!    `marker`, whatever its type, and not searched further. Header-like pairs count too:
+//!    in `{"name": "Authorization", "value": "…"}` (or `key`/`header` for `name`) and in
+//!    `["Cookie", "…"]`, the value is masked when the name matches.
+//! 2. **By value.** Every other string (and every integer of 13+ digits, for card numbers
+//!    sent as numbers) goes through the SDK's [detectors](auditgate_sdk::detect). A
+//!    detector set to `mask` replaces only what it found: `"Bearer abc…"` becomes
+//!    `"Bearer [REDACTED:bearer]"`. One set to `pseudonymize` replaces the whole value with
+//!    the gateway's keyed hash when the find is the whole value (an e-mail address in
+//!    `user`), and masks it when it sits inside a longer text (the hash of a sentence is of
+//!    no use to anyone).
+//! 3. **Records it.** Each event gets a tag per kind of thing redacted: `redacted:field`
+//!    for field names, `redacted:<detector>` (`redacted:card`, `redacted:bearer`, …) for
+//!    values. The gateway lists every patched path in the event's `redacted`.
 //!
-//! Every object member at any depth (top level, `details`, `changes.before/after`, objects
-//! inside arrays) whose name matches gets `mask(pointer, marker)`, whatever the type of its
-//! value (string, number, object, array, null); a masked value is not searched further.
+//! The top-level fields the gateway validates (`id`, `time`, `action`, `outcome`, `ip`,
+//! `severity`) are not searched by value: a mask there would fail the event's schema.
+//!
+//! Config (`[policy.config]`, every key optional):
+//! - `fields`: field-name patterns (case-insensitive, `-` equals `_`, `*` wildcard).
+//!   Default: the SDK's `DEFAULT_SECRET_NAMES`. An empty list turns name matching off.
+//! - `marker` (default `"[REDACTED]"`): replaces a value masked by name.
+//! - `detectors`: a table `detector = "mask" | "pseudonymize" | "off"`. Detectors:
+//!   `private_key`, `jwt`, `aws_key_id`, `aws_secret`, `gcp_key`, `azure_key`,
+//!   `github_token`, `slack_token`, `stripe_key`, `bearer`, `basic_auth`, `card`, `iban`,
+//!   `ssn`, `email`. Default: all `mask` except `email = "off"`.
+//! - `value_marker` (default `"[REDACTED:{kind}]"`): replaces a span found by a detector;
+//!   `{kind}` becomes the detector's name.
+//!
+//! ```toml
+//! [policy.config]
+//! fields = ["password", "*_secret", "authorization", "cookie"]
+//! [policy.config.detectors]
+//! email = "pseudonymize"
+//! iban = "off"
+//! ```
 
+pub mod config;
+
+use auditgate_sdk::detect::{self, Detectors, Kind, Span};
 use auditgate_sdk::prelude::*;
 
-/// The policy's configuration.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Field names to mask (case-insensitive, `-` equals `_`).
-    pub fields: Vec<String>,
-    /// What replaces a masked value.
-    #[serde(default = "default_marker")]
-    pub marker: String,
-}
+pub use config::{Action, Config, DEFAULT_MARKER, DEFAULT_VALUE_MARKER, Settings, default_action};
 
-/// The marker used when the config names none.
-pub const DEFAULT_MARKER: &str = "[REDACTED]";
+/// Top-level fields the gateway validates; masking them would fail the event.
+const STRUCTURAL: [&str; 6] = ["id", "time", "action", "outcome", "ip", "severity"];
 
-fn default_marker() -> String {
-    DEFAULT_MARKER.to_string()
-}
+/// Member names that hold a header's name in a `{name, value}` pair.
+const PAIR_NAME_KEYS: [&str; 3] = ["name", "key", "header"];
 
-/// Masks configured field names at any depth.
+/// Masks secrets by field name and by value.
 #[derive(Debug)]
 pub struct RedactSecrets {
-    /// Normalized ASCII names (lowercase, `-` as `_`), compared byte by byte.
-    ascii: Vec<Vec<u8>>,
-    /// Normalized names with non-ASCII characters.
-    unicode: Vec<String>,
-    marker: String,
+    settings: Settings,
 }
 
-/// Lowercases and turns `-` into `_`.
-fn normalize(name: &str) -> String {
-    name.chars().map(|c| if c == '-' { '_' } else { c }).flat_map(char::to_lowercase).collect()
-}
-
-/// The normalized form of one ASCII byte.
-fn fold(b: u8) -> u8 {
-    if b == b'-' { b'_' } else { b.to_ascii_lowercase() }
+/// What one event had redacted, for the tags.
+#[derive(Default)]
+struct Found {
+    by_name: bool,
+    kinds: Detectors,
 }
 
 impl RedactSecrets {
     /// Whether a member name is one of the configured fields.
-    ///
-    /// ASCII names (nearly all) are compared without allocating. An ASCII name normalizes
-    /// to ASCII, so it can only equal one of the ASCII configured names; other names are
-    /// normalized first and compared with all of them.
     pub fn matches(&self, key: &str) -> bool {
-        if key.is_ascii() {
-            let key = key.as_bytes();
-            self.ascii
-                .iter()
-                .any(|name| name.len() == key.len() && name.iter().zip(key).all(|(&n, &k)| n == fold(k)))
+        self.settings.names.matches(key)
+    }
+
+    /// The value detectors that run.
+    pub fn detectors(&self) -> Detectors {
+        self.settings.detectors
+    }
+
+    /// Masks the spans of one string (or pseudonymizes it when one pseudonymized span is
+    /// all of it).
+    fn redact_text(&self, path: &Pointer, text: &str, spans: &[Span], decision: &mut Decision) {
+        if let [only] = spans
+            && self.settings.pseudonymized.contains(only.kind)
+            && only.covers(text)
+        {
+            decision.pseudonymize(path);
         } else {
-            let key = normalize(key);
-            self.unicode.contains(&key) || self.ascii.iter().any(|n| n.as_slice() == key.as_bytes())
+            decision.mask(path, detect::redact(text, spans, |kind| self.settings.value_marker(kind)));
         }
     }
+
+    /// A card number sent as a JSON integer.
+    fn redact_number(&self, path: &Pointer, number: &serde_json::Number, decision: &mut Decision) -> bool {
+        let Some(n) = number.as_u64().filter(|&n| n >= 1_000_000_000_000) else { return false };
+        if !self.settings.detectors.contains(Kind::Card) {
+            return false;
+        }
+        let text = n.to_string();
+        let mut spans = Vec::new();
+        detect::card::find(&text, &mut spans);
+        if spans.is_empty() {
+            return false;
+        }
+        if self.settings.pseudonymized.contains(Kind::Card) {
+            decision.pseudonymize(path);
+        } else {
+            decision.mask(path, self.settings.value_marker(Kind::Card));
+        }
+        true
+    }
+
+    /// In `{"name": "Authorization", "value": …}`, the path of the value to mask.
+    fn pair_in_object(
+        &self,
+        path: &Pointer,
+        members: &[(std::borrow::Cow<'_, str>, Value<'_>)],
+    ) -> Option<String> {
+        let named = members.iter().any(|(k, v)| {
+            PAIR_NAME_KEYS.iter().any(|n| k.eq_ignore_ascii_case(n))
+                && v.as_str().is_some_and(|s| self.matches(s))
+        });
+        if !named {
+            return None;
+        }
+        let (value_key, _) = members.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case("value"))?;
+        Some(path.child(Segment::Key(value_key)).to_string())
+    }
+
+    /// In `["Cookie", …]`, the path of the value to mask.
+    fn pair_in_array(&self, path: &Pointer, items: &[Value<'_>]) -> Option<String> {
+        match items {
+            [name, _] if name.as_str().is_some_and(|s| self.matches(s)) => {
+                Some(path.child(Segment::Index(1)).to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether `path` is `covered` or inside it.
+fn is_inside(path: &str, covered: &[String]) -> bool {
+    covered
+        .iter()
+        .any(|c| path.strip_prefix(c.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
 }
 
 impl Policy for RedactSecrets {
     type Config = Config;
 
     fn new(config: Config) -> Result<Self, String> {
-        if config.fields.is_empty() {
-            return Err("invalid config: `fields` must name at least one field".into());
-        }
-        let mut ascii = Vec::new();
-        let mut unicode = Vec::new();
-        for (i, field) in config.fields.iter().enumerate() {
-            if field.is_empty() {
-                return Err(format!("invalid config: `fields[{i}]` is empty"));
-            }
-            let name = normalize(field);
-            if name.is_ascii() {
-                ascii.push(name.into_bytes());
-            } else {
-                unicode.push(name);
-            }
-        }
-        Ok(Self { ascii, unicode, marker: config.marker })
+        Ok(Self { settings: Settings::from_config(config)? })
     }
 
     fn evaluate(&self, event: &Event, decision: &mut Decision) -> Result<(), String> {
-        let mut fields = event.fields();
-        while let Some(field) = fields.next() {
-            if self.matches(field.key) {
-                decision.mask(field.pointer, self.marker.as_str());
-                fields.skip_children();
+        let mut found = Found::default();
+        // Values masked whole as the value of a header-like pair: not searched again.
+        let mut covered: Vec<String> = Vec::new();
+        let mut spans = Vec::new();
+        let mut walk = event.walk();
+        while let Some(node) = walk.next() {
+            if !covered.is_empty() && is_inside(&node.pointer.to_string(), &covered) {
+                walk.skip_children();
+                continue;
             }
+            if node.key().is_some_and(|k| self.matches(k)) {
+                decision.mask(&node.pointer, self.settings.marker.as_str());
+                found.by_name = true;
+                walk.skip_children();
+                continue;
+            }
+            match node.value {
+                Value::String(text) => {
+                    let structural =
+                        node.pointer.depth() == 1 && node.key().is_some_and(|k| STRUCTURAL.contains(&k));
+                    if structural {
+                        continue;
+                    }
+                    self.settings.detectors.scan_into(text, &mut spans);
+                    if !spans.is_empty() {
+                        for span in &spans {
+                            found.kinds = found.kinds.with(span.kind);
+                        }
+                        self.redact_text(&node.pointer, text, &spans, decision);
+                    }
+                }
+                Value::Number(number) => {
+                    if self.redact_number(&node.pointer, number, decision) {
+                        found.kinds = found.kinds.with(Kind::Card);
+                    }
+                }
+                Value::Object(members) => {
+                    if let Some(path) = self.pair_in_object(&node.pointer, members) {
+                        decision.mask(path.as_str(), self.settings.marker.as_str());
+                        found.by_name = true;
+                        covered.push(path);
+                    }
+                }
+                Value::Array(items) => {
+                    if let Some(path) = self.pair_in_array(&node.pointer, items) {
+                        decision.mask(path.as_str(), self.settings.marker.as_str());
+                        found.by_name = true;
+                        covered.push(path);
+                    }
+                }
+                Value::Null | Value::Bool(_) => {}
+            }
+        }
+        if found.by_name {
+            decision.tag("redacted:field");
+        }
+        for kind in found.kinds.kinds() {
+            decision.tag(format!("redacted:{kind}"));
         }
         Ok(())
     }
@@ -107,152 +219,4 @@ impl Policy for RedactSecrets {
 auditgate_sdk::export_policy!(RedactSecrets);
 
 #[cfg(test)]
-mod tests {
-    use auditgate_sdk::runtime::{evaluate_one, init};
-
-    use super::*;
-
-    fn policy(config: &str) -> RedactSecrets {
-        match init::<RedactSecrets>(config.as_bytes()) {
-            Ok(p) => p,
-            Err(e) => panic!("config {config} refused: {e}"),
-        }
-    }
-
-    /// The (path, text) of every patch, all of which must be masks.
-    fn masks(policy: &RedactSecrets, event: &str) -> Vec<(String, String)> {
-        let decision = match evaluate_one(policy, event.as_bytes()) {
-            Ok(d) => d,
-            Err(e) => panic!("event {event} failed: {e}"),
-        };
-        assert!(decision.alerts().is_empty() && decision.tags().is_empty());
-        decision
-            .patches()
-            .iter()
-            .map(|p| match p {
-                PatchOp::Mask((path, text)) => (path.clone(), text.clone()),
-                other => panic!("unexpected patch {other:?}"),
-            })
-            .collect()
-    }
-
-    fn mask(path: &str) -> (String, String) {
-        (path.to_string(), DEFAULT_MARKER.to_string())
-    }
-
-    #[test]
-    fn masks_top_level_fields() {
-        let p = policy(r#"{"fields": ["password", "token"]}"#);
-        let got =
-            masks(&p, r#"{"action":"user.login","outcome":"success","password":"hunter2","token":"abc"}"#);
-        assert_eq!(got, vec![mask("/password"), mask("/token")]);
-    }
-
-    #[test]
-    fn masks_nested_in_details_and_changes_whatever_the_type() {
-        let p = policy(r#"{"fields": ["password", "api_key", "ssn"], "marker": "***"}"#);
-        let got = masks(
-            &p,
-            r#"{"action":"a","outcome":"success",
-                "details":{"password":{"old":"a","new":"b"},"nested":{"api_key":12345},"ssn":null},
-                "changes":{"before":{"password":"x"},"after":{"password":"y","ssn":["1","2"]}}}"#,
-        );
-        let star = |p: &str| (p.to_string(), "***".to_string());
-        assert_eq!(
-            got,
-            vec![
-                star("/details/password"),
-                star("/details/nested/api_key"),
-                star("/details/ssn"),
-                star("/changes/before/password"),
-                star("/changes/after/password"),
-                star("/changes/after/ssn"),
-            ]
-        );
-    }
-
-    #[test]
-    fn masks_inside_arrays() {
-        let p = policy(r#"{"fields": ["secret"]}"#);
-        let got = masks(
-            &p,
-            r#"{"action":"a","outcome":"success","details":{"keys":[{"secret":"s0"},{"id":1},[{"secret":"s2"}]]}}"#,
-        );
-        assert_eq!(got, vec![mask("/details/keys/0/secret"), mask("/details/keys/2/0/secret")]);
-    }
-
-    #[test]
-    fn matches_case_insensitively_and_dash_equals_underscore() {
-        let p = policy(r#"{"fields": ["api_key", "Set-Cookie", "MOT_DE_PASSE_É"]}"#);
-        assert!(p.matches("api_key"));
-        assert!(p.matches("API-KEY"));
-        assert!(p.matches("Api_Key"));
-        assert!(p.matches("set_cookie"));
-        assert!(p.matches("SET-COOKIE"));
-        assert!(p.matches("mot-de-passe-é"));
-        assert!(!p.matches("apikey"));
-        assert!(!p.matches("api_key_id"));
-        assert!(!p.matches("api"));
-        let got =
-            masks(&p, r#"{"action":"a","outcome":"success","details":{"API-Key":"k","x-api_key":"no"}}"#);
-        assert_eq!(got, vec![mask("/details/API-Key")]);
-    }
-
-    #[test]
-    fn leaves_other_fields_alone() {
-        let p = policy(r#"{"fields": ["password"]}"#);
-        let got = masks(
-            &p,
-            r#"{"action":"user.password.change","outcome":"success","user":"password",
-                "details":{"password_changed":true,"note":"password"}}"#,
-        );
-        assert!(got.is_empty());
-    }
-
-    #[test]
-    fn does_not_descend_into_a_masked_value() {
-        let p = policy(r#"{"fields": ["secret"]}"#);
-        let got =
-            masks(&p, r#"{"action":"a","outcome":"success","details":{"secret":{"secret":{"secret":1}}}}"#);
-        assert_eq!(got, vec![mask("/details/secret")]);
-    }
-
-    #[test]
-    fn escapes_pointers_for_keys_with_slash_or_tilde() {
-        let p = policy(r#"{"fields": ["a/b", "~token", "x~1y"]}"#);
-        let got = masks(
-            &p,
-            r#"{"action":"a","outcome":"success","details":{"a/b":"1","~token":"2","x~1y":"3","x/y":"4"}}"#,
-        );
-        assert_eq!(got, vec![mask("/details/a~1b"), mask("/details/~0token"), mask("/details/x~01y")]);
-    }
-
-    #[test]
-    fn config_is_checked() {
-        let err = |c: &str| init::<RedactSecrets>(c.as_bytes()).err();
-        assert_eq!(err("{}").as_deref(), Some("invalid config: missing field `fields`"));
-        assert_eq!(
-            err(r#"{"fields": []}"#).as_deref(),
-            Some("invalid config: `fields` must name at least one field")
-        );
-        assert_eq!(err(r#"{"fields": ["ok", ""]}"#).as_deref(), Some("invalid config: `fields[1]` is empty"));
-        assert_eq!(
-            err(r#"{"fields": ["x"], "markr": "!"}"#).as_deref(),
-            Some("invalid config: unknown field `markr`, expected `fields` or `marker`")
-        );
-        assert_eq!(
-            err(r#"{"fields": "password"}"#).as_deref(),
-            Some("invalid config: invalid type: string \"password\", expected a sequence")
-        );
-        assert!(err(r#"{"fields": ["x"], "marker": "[X]"}"#).is_none());
-    }
-
-    #[test]
-    fn a_non_object_event_fails() {
-        let p = policy(r#"{"fields": ["password"]}"#);
-        assert_eq!(
-            evaluate_one(&p, b"[]").err().as_deref(),
-            Some("event is not a JSON object (found array)")
-        );
-    }
-}
+mod tests;

@@ -39,7 +39,8 @@ use std::ops::Range;
 
 /// What a detector found.
 ///
-/// The order of the variants is the order of preference when two detectors claim the
+/// `kind as usize` is the kind's position in [`Kind::ALL`], handy to index per-kind
+/// tables. The order of the variants is the order of preference when two detectors claim the
 /// same bytes: the more specific first (a GitHub token after `Bearer ` is reported as
 /// [`Kind::GithubToken`], not [`Kind::Bearer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -355,7 +356,9 @@ mod tests {
 
     #[test]
     fn kind_names_round_trip() {
-        for kind in Kind::ALL {
+        for (i, kind) in Kind::ALL.into_iter().enumerate() {
+            // Policies index per-kind tables with `kind as usize`.
+            assert_eq!(kind as usize, i);
             assert_eq!(Kind::from_name(kind.name()), Some(kind));
             assert_eq!(kind.to_string(), kind.name());
         }
