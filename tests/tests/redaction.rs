@@ -17,6 +17,35 @@ fn redacted_set(record: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+fn tags(record: &Value) -> BTreeSet<String> {
+    record["tags"]
+        .as_array()
+        .unwrap_or_else(|| panic!("tags is not an array: {record}"))
+        .iter()
+        .map(|t| t.as_str().unwrap_or_else(|| panic!("tags holds a non-string: {record}")).to_string())
+        .collect()
+}
+
+/// A Visa-shaped card number, unique to this run, with a valid Luhn check digit.
+fn unique_card() -> String {
+    let seed = unique_token("card-");
+    let mut digits: Vec<u32> = vec![4];
+    digits.extend(seed.bytes().filter(u8::is_ascii_digit).map(|b| u32::from(b - b'0')).take(14));
+    while digits.len() < 15 {
+        digits.push(7);
+    }
+    // The check digit makes the Luhn sum a multiple of 10: double every second digit from
+    // the right, the check digit's own position counting as the first.
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| if i % 2 == 0 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .sum();
+    digits.push((10 - sum % 10) % 10);
+    digits.iter().map(|d| char::from_digit(*d, 10).unwrap_or('0')).collect()
+}
+
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
@@ -175,7 +204,60 @@ fn an_event_without_secrets_is_untouched() {
     let seq = gw.ingest_one(&event);
     let (status, rec) = gw.get(AUDITOR_KEY, &format!("/v1/events/{seq}"));
     assert_eq!(status, 200, "{rec}");
-    // Names that only contain a secret's name are not secrets; values are not looked at.
+    // Names that only contain a secret's name are not secrets, and no value looks like one.
     assert_eq!(rec["details"], event["details"], "{rec}");
     assert_eq!(rec["redacted"], json!([]), "{rec}");
+}
+
+#[test]
+fn value_detectors_mask_secret_spans_inside_free_text() {
+    let gw = Gateway::start_default();
+    let card = unique_card();
+    let spaced_card: String = card
+        .as_bytes()
+        .chunks(4)
+        .map(|g| std::str::from_utf8(g).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let bearer = unique_token("tok-");
+    let github = format!("ghp_{}", &unique_token("gh")[2..38]);
+    let control = unique_token("control-");
+    let event = json!({
+        "action": "purchase.complete",
+        "outcome": "failure",
+        "user": "erin",
+        "user_agent": format!("deploy-bot/2.1 (token {github})"),
+        "details": {
+            "note": format!("card {spaced_card} declined; retried with Authorization: Bearer {bearer}"),
+            "ref": control,
+        },
+    });
+    let seq = gw.ingest_one(&event);
+
+    let (status, rec) = gw.get(AUDITOR_KEY, &format!("/v1/events/{seq}"));
+    assert_eq!(status, 200, "{rec}");
+    assert_eq!(
+        rec["details"]["note"],
+        "card [REDACTED:card] declined; retried with Authorization: Bearer [REDACTED:bearer]",
+        "{rec}"
+    );
+    assert_eq!(rec["user_agent"], "deploy-bot/2.1 (token [REDACTED:github_token])", "{rec}");
+    assert_eq!(rec["details"]["ref"], control, "{rec}");
+    assert_eq!(rec["user"], "erin", "{rec}");
+    assert_eq!(redacted_set(&rec), set(&["/details/note", "/user_agent"]), "{rec}");
+    let tags = tags(&rec);
+    for tag in ["redacted:card", "redacted:bearer", "redacted:github_token"] {
+        assert!(tags.contains(tag), "missing tag {tag}: {rec}");
+    }
+
+    // The secrets' bytes are nowhere in the data dir, in the form sent or as bare digits.
+    let secrets = vec![spaced_card, card, bearer, github];
+    let mut gw = gw;
+    let files = gw.data_files();
+    if files_containing(&files, control.as_bytes()).is_empty() {
+        eprintln!("note: the control value is not found as plain bytes in the data dir either");
+    }
+    assert_nowhere(&files, &secrets, "while running");
+    gw.kill();
+    assert_nowhere(&gw.data_files(), &secrets, "after SIGKILL");
 }
