@@ -33,9 +33,178 @@
 //! ```
 //!
 //! The pieces: [`Event`] (a lazily parsed, borrowing, read-only view of one event),
-//! [`Decision`] (the patches, alerts and tags a policy returns), [`host`] (the functions
-//! the gateway lends a policy), [`runtime`] (what [`export_policy!`] calls; also handy in
-//! native tests).
+//! [`Decision`] (the patches, alerts and tags a policy returns), [`detect`] (ready
+//! detectors for secrets and personal data), [`host`] (the functions the gateway lends a
+//! policy, with a mock for native tests), [`testing`] (run a policy natively on JSON events
+//! and see the resulting events), [`runtime`] (what [`export_policy!`] calls).
+//!
+//! # Worked examples
+//!
+//! Each example is a complete policy crate's `lib.rs` followed by its native test; the
+//! same crate builds to `wasm32-wasip2` unchanged (see `sdk/README.md`).
+//!
+//! ## Redact: mask card numbers and bearer tokens in free text
+//!
+//! A detector returns the byte spans it found, so only the secret is masked and the rest
+//! of the text stays readable. The host records every masked path in the event's
+//! `redacted` list.
+//!
+//! ```
+//! use auditgate_sdk::detect::{self, Detectors, Kind};
+//! use auditgate_sdk::prelude::*;
+//!
+//! struct MaskPayments {
+//!     detectors: Detectors,
+//! }
+//!
+//! impl Policy for MaskPayments {
+//!     type Config = AnyConfig;
+//!
+//!     fn new(_: AnyConfig) -> Result<Self, String> {
+//!         Ok(Self { detectors: Detectors::none().with(Kind::Card).with(Kind::Bearer) })
+//!     }
+//!
+//!     fn evaluate(&self, event: &Event, decision: &mut Decision) -> Result<(), String> {
+//!         for (pointer, text) in event.strings() {
+//!             let spans = self.detectors.scan(text);
+//!             if !spans.is_empty() {
+//!                 decision.mask(pointer, detect::redact(text, &spans, detect::default_marker));
+//!             }
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! auditgate_sdk::export_policy!(MaskPayments);
+//!
+//! // The native test:
+//! use serde_json::json;
+//! let event = json!({"action": "purchase.complete", "outcome": "failure",
+//!                    "details": {"note": "card 4111 1111 1111 1111 declined"}});
+//! let outcomes = auditgate_sdk::testing::run::<MaskPayments>(&json!({}), &[event]).unwrap();
+//! let outcome = outcomes[0].as_ref().unwrap();
+//! assert_eq!(outcome.event["details"]["note"], "card [REDACTED:card] declined");
+//! assert_eq!(outcome.redacted, ["/details/note"]);
+//! ```
+//!
+//! ## Enrich: add the country of the source IP from a lookup table
+//!
+//! Tables are declared in `policy.toml` and read with [`host::lookup`]; in native tests
+//! [`host::native::insert_lookup`] fills them.
+//!
+//! ```
+//! use auditgate_sdk::prelude::*;
+//!
+//! #[derive(serde::Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config {
+//!     table: String,
+//! }
+//!
+//! struct Geo {
+//!     table: String,
+//! }
+//!
+//! impl Policy for Geo {
+//!     type Config = Config;
+//!
+//!     fn new(config: Config) -> Result<Self, String> {
+//!         Ok(Self { table: config.table })
+//!     }
+//!
+//!     fn evaluate(&self, event: &Event, decision: &mut Decision) -> Result<(), String> {
+//!         if let Some(ip) = event.ip()
+//!             && let Some(country) = host::lookup(&self.table, ip)
+//!         {
+//!             decision.set("/details/geo/country", country);
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! auditgate_sdk::export_policy!(Geo);
+//!
+//! // The native test:
+//! use serde_json::json;
+//! host::native::reset();
+//! host::native::insert_lookup("geo", "192.0.2.7", "FR");
+//! let harness = auditgate_sdk::testing::Harness::<Geo>::new(&json!({"table": "geo"})).unwrap();
+//! let seen = harness.evaluate(&json!({"action": "user.login", "outcome": "success", "ip": "192.0.2.7"}));
+//! assert_eq!(seen.unwrap().event["details"]["geo"]["country"], "FR");
+//! let unknown = harness.evaluate(&json!({"action": "user.login", "outcome": "success", "ip": "198.51.100.1"}));
+//! assert!(unknown.unwrap().decision.is_empty());
+//! ```
+//!
+//! ## Alert: five failed logins for one user within five minutes
+//!
+//! [`host::counter_add`] keeps a sliding-window count shared by every worker. In native
+//! tests the mock's clock only moves when the test says so ([`host::native::advance`]),
+//! so windows are tested without sleeping.
+//!
+//! ```
+//! use std::time::Duration;
+//! use auditgate_sdk::prelude::*;
+//!
+//! #[derive(serde::Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config {
+//!     #[serde(default = "default_limit")]
+//!     limit: i64,
+//!     #[serde(default = "default_window")]
+//!     window_secs: u32,
+//! }
+//! fn default_limit() -> i64 { 5 }
+//! fn default_window() -> u32 { 300 }
+//!
+//! struct BruteForce {
+//!     config: Config,
+//! }
+//!
+//! impl Policy for BruteForce {
+//!     type Config = Config;
+//!
+//!     fn new(config: Config) -> Result<Self, String> {
+//!         if config.limit < 1 {
+//!             return Err("limit must be at least 1".into());
+//!         }
+//!         Ok(Self { config })
+//!     }
+//!
+//!     fn evaluate(&self, event: &Event, decision: &mut Decision) -> Result<(), String> {
+//!         if event.action() != Some("user.login") || event.outcome() != Some("failure") {
+//!             return Ok(());
+//!         }
+//!         let user = event.user().unwrap_or("?");
+//!         let key = format!("login-failures:{user}");
+//!         let count = host::counter_add(&key, 1, self.config.window_secs);
+//!         if count >= self.config.limit {
+//!             let summary = format!("{count} failed logins in {} s", self.config.window_secs);
+//!             decision.alert("brute-force", Severity::High, summary).label("user", user);
+//!             decision.tag("brute-force");
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! auditgate_sdk::export_policy!(BruteForce);
+//!
+//! // The native test:
+//! use serde_json::json;
+//! host::native::reset();
+//! let harness = auditgate_sdk::testing::Harness::<BruteForce>::new(&json!({})).unwrap();
+//! let failure = json!({"action": "user.login", "outcome": "failure", "user": "alice"});
+//! for _ in 0..4 {
+//!     assert!(harness.evaluate(&failure).unwrap().alerts().is_empty());
+//!     host::native::advance(Duration::from_secs(60));
+//! }
+//! let fifth = harness.evaluate(&failure).unwrap();
+//! assert_eq!(fifth.alerts()[0].summary, "5 failed logins in 300 s");
+//! assert_eq!(fifth.tags(), ["brute-force"]);
+//! // Ten minutes later the window is empty again.
+//! host::native::advance(Duration::from_secs(600));
+//! assert!(harness.evaluate(&failure).unwrap().alerts().is_empty());
+//! assert!(auditgate_sdk::testing::Harness::<BruteForce>::new(&json!({"limit": 0})).is_err());
+//! ```
 
 pub mod decision;
 pub mod detect;

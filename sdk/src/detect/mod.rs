@@ -150,8 +150,13 @@ impl Kind {
         match self {
             Kind::PrivateKey => s.len >= 30 && s.has_all(b"-BPK"),
             Kind::Jwt => s.len >= 16 && s.has_all(b"eyJ."),
-            Kind::AwsKeyId => s.len >= 20 && s.has_all(b"AI") && (s.has(b'K') || s.has(b'S')),
-            Kind::AwsSecret => s.len >= 40 && (s.has_either(b's', b'S') || s.has(b'A')),
+            Kind::AwsKeyId => s.len >= 20 && s.has_all(b"AI") && s.has_either(b'K', b'S'),
+            Kind::AwsSecret => {
+                let labelled =
+                    s.has_either(b's', b'S') && s.has_either(b'k', b'K') && s.has_either(b'y', b'Y');
+                let paired = s.has_all(b"AI") && s.has_either(b'K', b'S');
+                s.len >= 40 && (labelled || paired)
+            }
             Kind::GcpKey => s.len >= 39 && s.has_all(b"AIz"),
             Kind::AzureKey => s.len >= 20 && s.has(b'=') && (s.has_either(b'k', b'K') || s.has(b'g')),
             Kind::GithubToken => s.len >= 40 && s.has_all(b"gh_"),
@@ -318,27 +323,55 @@ pub fn redact<M: AsRef<str>>(text: &str, spans: &[Span], mut marker: impl FnMut(
     out
 }
 
-/// What the prefilter knows about a text after one pass: which bytes occur and how many
-/// ASCII digits there are.
+/// The bytes the prefilter tracks (at most 31: one bit each in a `u32`).
+const TRACKED: &[u8] = b" -.=@_ABCIJKPRSYbceghkorsxyz";
+/// The class bit of ASCII digits.
+const DIGIT: u32 = 1 << 31;
+
+/// Each byte's class bit: its position in [`TRACKED`], [`DIGIT`], or 0.
+static CLASS: [u32; 256] = class_table();
+
+const fn class_table() -> [u32; 256] {
+    assert!(TRACKED.len() < 31);
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < TRACKED.len() {
+        table[TRACKED[i] as usize] = 1 << i;
+        i += 1;
+    }
+    let mut d = b'0';
+    while d <= b'9' {
+        table[d as usize] = DIGIT;
+        d += 1;
+    }
+    table
+}
+
+/// What the prefilter knows about a text after one pass: which tracked bytes occur and
+/// how many ASCII digits there are. One table load and one OR per byte.
 struct Summary {
-    present: [u64; 4],
+    present: u32,
     digits: usize,
     len: usize,
 }
 
 impl Summary {
     fn of(bytes: &[u8]) -> Self {
-        let mut present = [0u64; 4];
-        let mut digits = 0;
+        let mut present = 0u32;
+        let mut digits = 0usize;
         for &b in bytes {
-            present[usize::from(b >> 6)] |= 1 << (b & 63);
-            digits += usize::from(b.is_ascii_digit());
+            let class = CLASS[usize::from(b)];
+            present |= class;
+            digits += (class >> 31) as usize;
         }
         Self { present, digits, len: bytes.len() }
     }
 
+    /// Whether `b` (one of [`TRACKED`]) occurs.
     fn has(&self, b: u8) -> bool {
-        self.present[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+        let bit = CLASS[usize::from(b)];
+        debug_assert!(bit != 0 && bit != DIGIT, "byte {:?} is not tracked by the prefilter", b as char);
+        self.present & bit != 0
     }
 
     fn has_all(&self, bytes: &[u8]) -> bool {
@@ -422,6 +455,18 @@ mod tests {
         assert!(!spans[0].covers(text));
         let alone = " 4111111111111111\n";
         assert!(find(alone)[0].covers(alone));
+    }
+
+    #[test]
+    fn prefilter_tracks_every_byte_it_is_asked_about() {
+        // Every may_match runs (debug builds assert each byte asked about is tracked).
+        let s = Summary::of(TRACKED);
+        for kind in Kind::ALL {
+            let _ = kind.may_match(&s);
+        }
+        let s = Summary::of(b"a1b22 c333");
+        assert_eq!(s.digits, 6);
+        assert!(s.has(b' ') && s.has(b'b') && s.has(b'c') && !s.has(b'x'));
     }
 
     #[test]

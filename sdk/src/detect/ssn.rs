@@ -7,7 +7,7 @@
 //! not glued to letters or digits, and not part of a longer sequence using the same
 //! separator (`1-123-45-6789`, `123-45-6789-0`).
 
-use super::scan::is_word;
+use super::scan::{ends_clean, is_word};
 use super::{Kind, Span};
 
 /// `AAA-GG-SSSS`.
@@ -39,11 +39,11 @@ fn ssn_at(b: &[u8], i: usize) -> Option<usize> {
         return None;
     }
     let end = i + LEN;
-    let before_ok =
-        i == 0 || (!is_word(b[i - 1]) && !(b[i - 1] == sep && i >= 2 && b[i - 2].is_ascii_digit()));
-    let after_ok = b
-        .get(end)
-        .is_none_or(|&c| !is_word(c) && !(c == sep && b.get(end + 1).is_some_and(u8::is_ascii_digit)));
+    // Not glued to a word, and not the middle of a longer number using the same separator.
+    let continues_before = i >= 2 && b[i - 1] == sep && b[i - 2].is_ascii_digit();
+    let before_ok = i == 0 || !(is_word(b[i - 1]) || continues_before);
+    let continues_after = b.get(end) == Some(&sep) && b.get(end + 1).is_some_and(u8::is_ascii_digit);
+    let after_ok = ends_clean(b, end, is_word) && !continues_after;
     if !before_ok || !after_ok {
         return None;
     }

@@ -62,7 +62,7 @@ pub fn find_stripe(text: &str, out: &mut Vec<Span>) {
             }
             let body = run(b, at + 6, is_alnum);
             let end = at + 6 + body;
-            if starts_clean(b, start, is_word) && body >= 10 && !b.get(end).is_some_and(|&c| c == b'_') {
+            if starts_clean(b, start, is_word) && body >= 10 && b.get(end).is_none_or(|&c| c != b'_') {
                 out.push(Span::new(Kind::StripeKey, start..end));
             }
         }
@@ -85,8 +85,8 @@ mod tests {
         let body = "0123456789abcdefghijABCDEFGHIJ012345";
         for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
             let token = format!("{prefix}{body}");
-            assert_eq!(found(find_github, &token), [token.clone()]);
-            assert_eq!(found(find_github, &format!("token {token}.")), [token.clone()]);
+            assert_eq!(found(find_github, &token), [token.as_str()]);
+            assert_eq!(found(find_github, &format!("token {token}.")), [token.as_str()]);
         }
         let pat =
             "github_pat_11ABCDEFG0abcdefghijkl_mnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef";
