@@ -22,6 +22,7 @@
 
 use auditgate_sdk::prelude::*;
 use policy_common::pattern::{ActionPattern, any_matches, patterns};
+use policy_common::severity::parse as parse_severity;
 
 /// The policy's configuration.
 #[derive(Debug, serde::Deserialize)]
@@ -95,22 +96,6 @@ pub const RULE_IP: &str = "bruteforce.ip";
 pub const RULE_LOCKOUT: &str = "bruteforce.lockout";
 /// Tag of lockout events.
 pub const LOCKOUT_TAG: &str = "account-lockout";
-
-/// A severity named in config.
-pub fn parse_severity(name: &str, key: &str) -> Result<Severity, String> {
-    Ok(match name {
-        "info" => Severity::Info,
-        "low" => Severity::Low,
-        "medium" => Severity::Medium,
-        "high" => Severity::High,
-        "critical" => Severity::Critical,
-        other => {
-            return Err(format!(
-                "invalid config: `{key}` is {other:?}; want info, low, medium, high or critical"
-            ));
-        }
-    })
-}
 
 /// Counts failed logins per user and per IP; alerts once per burst.
 #[derive(Debug)]

@@ -15,6 +15,7 @@
 
 use auditgate_sdk::prelude::*;
 use policy_common::pattern::{ActionPattern, any_matches, patterns};
+use policy_common::severity::parse as parse_severity;
 
 /// The policy's configuration.
 #[derive(Debug, serde::Deserialize)]
@@ -62,22 +63,6 @@ fn default_tag() -> String {
 /// Rule of the alert.
 pub const RULE: &str = "password_spray.ip";
 
-/// Severity named in config.
-fn parse_severity(name: &str) -> Result<Severity, String> {
-    Ok(match name {
-        "info" => Severity::Info,
-        "low" => Severity::Low,
-        "medium" => Severity::Medium,
-        "high" => Severity::High,
-        "critical" => Severity::Critical,
-        other => {
-            return Err(format!(
-                "invalid config: `severity` is {other:?}; want info, low, medium, high or critical"
-            ));
-        }
-    })
-}
-
 /// Counts distinct failed users per source IP.
 #[derive(Debug)]
 pub struct AlertPasswordSpray {
@@ -107,7 +92,7 @@ impl Policy for AlertPasswordSpray {
             outcome: c.outcome,
             threshold: c.threshold,
             window_secs: c.window_secs,
-            severity: parse_severity(&c.severity)?,
+            severity: parse_severity(&c.severity, "severity")?,
             tag: c.tag,
         })
     }

@@ -94,6 +94,11 @@ impl WorkingHours {
     }
 }
 
+/// An RFC 3339 time (the event's `time`) as microseconds since the Unix epoch.
+pub fn epoch_micros(time: &str) -> Option<i64> {
+    Some(DateTime::parse_from_rfc3339(time).ok()?.timestamp_micros())
+}
+
 /// `HH:MM` as minutes after midnight; `24:00` is the end of the day.
 fn parse_hhmm(text: &str) -> Option<u16> {
     let (h, m) = text.trim().split_once(':')?;
@@ -143,6 +148,9 @@ mod tests {
         // Offsets in the input are honoured.
         assert!(!berlin.local("2024-05-08T12:00:00+05:00").expect("parses").off_hours);
         assert_eq!(berlin.local("yesterday"), None);
+        assert_eq!(epoch_micros("1970-01-01T00:00:01.5+00:00"), Some(1_500_000));
+        assert_eq!(epoch_micros("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(epoch_micros("noon"), None);
     }
 
     #[test]
