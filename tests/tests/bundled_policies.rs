@@ -106,7 +106,8 @@ fn bruteforce_per_ip_and_lockouts() {
     assert_eq!(by_ip[0]["labels"]["ip"], "198.51.100.77");
     assert!(alerts(&gw, "rule=bruteforce.user").is_empty());
 
-    let seq = gw.ingest_one(&json!({"action": "account.lockout", "outcome": "success", "user": "locked-lou"}));
+    let seq =
+        gw.ingest_one(&json!({"action": "account.lockout", "outcome": "success", "user": "locked-lou"}));
     assert!(tags(&record(&gw, seq)).contains(&"account-lockout"));
     let lockouts = alerts(&gw, &format!("seq={seq}"));
     assert_eq!(lockouts.len(), 1, "{lockouts:?}");
@@ -143,7 +144,9 @@ fn password_spray_one_ip_against_many_users() {
 fn off_hours_tag_follows_the_event_time_in_the_zone() {
     let config = with_time_zone(&default_config(), "America/New_York", "09:00", "17:00");
     let gw = Gateway::start(&config);
-    let at = |time: &str| gw.ingest_one(&json!({"action": "api.call", "outcome": "success", "user": "nina", "time": time}));
+    let at = |time: &str| {
+        gw.ingest_one(&json!({"action": "api.call", "outcome": "success", "user": "nina", "time": time}))
+    };
     // Tuesday 2024-05-07 14:00 UTC = 10:00 EDT; 02:00 UTC = Monday 22:00 EDT;
     // Saturday 2024-05-11 15:00 UTC = 11:00 EDT.
     let day = record(&gw, at("2024-05-07T14:00:00Z"));
@@ -165,8 +168,10 @@ fn off_hours_tag_follows_the_event_time_in_the_zone() {
 fn user_agent_classes_are_stored_with_the_event() {
     let gw = Gateway::start_default();
     let chrome = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/124.0.6367.88 Mobile/15E148 Safari/604.1";
-    let seq = gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "uma", "user_agent": chrome,
-                                     "details": {"mfa": true}}));
+    let seq = gw.ingest_one(
+        &json!({"action": "user.login", "outcome": "success", "user": "uma", "user_agent": chrome,
+                                     "details": {"mfa": true}}),
+    );
     let rec = record(&gw, seq);
     assert_eq!(rec["user_agent"], chrome, "the header itself is kept: {rec}");
     assert_eq!(
@@ -177,7 +182,10 @@ fn user_agent_classes_are_stored_with_the_event() {
     assert!(tags(&rec).is_empty(), "{rec}");
     let seq = gw.ingest_one(&json!({"action": "api.call", "outcome": "failure", "user_agent": "sqlmap/1.8#stable (https://sqlmap.org)"}));
     let rec = record(&gw, seq);
-    assert_eq!(rec["details"]["ua"], json!({"device": "bot", "bot": true, "bot_name": "sqlmap", "scanner": true}));
+    assert_eq!(
+        rec["details"]["ua"],
+        json!({"device": "bot", "bot": true, "bot_name": "sqlmap", "scanner": true})
+    );
     assert_eq!(tags(&rec), ["scanner"]);
     // No user agent (and no geo table, no time zone): the event is stored as sent.
     let seq = gw.ingest_one(&json!({"action": "api.call", "outcome": "success", "details": {"k": 1}}));
@@ -205,14 +213,20 @@ fn anomaly_privilege_change_off_hours_and_scanner_alerts() {
     assert_eq!(found[0]["rule"], "anomaly.privilege_change");
     assert_eq!(found[0]["policy"], "alert-anomaly");
     assert_eq!(found[0]["severity"], "medium");
-    assert_eq!((&found[0]["labels"]["before"], &found[0]["labels"]["after"]), (&json!("viewer"), &json!("admin")));
+    assert_eq!(
+        (&found[0]["labels"]["before"], &found[0]["labels"]["after"]),
+        (&json!("viewer"), &json!("admin"))
+    );
     assert!(tags(&record(&gw, change)).contains(&"privilege-change"));
 
     // 23:30 CEST: credential access off hours (and a privilege change, off hours too).
     let night = gw.ingest_one(&json!({"action": "credential.decrypt", "outcome": "success", "user": "root",
                                        "time": "2024-05-08T21:30:00Z"}));
     let found = alerts(&gw, &format!("seq={night}"));
-    assert_eq!(found.iter().map(|a| a["rule"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["anomaly.off_hours"]);
+    assert_eq!(
+        found.iter().map(|a| a["rule"].as_str().unwrap_or("")).collect::<Vec<_>>(),
+        ["anomaly.off_hours"]
+    );
     assert_eq!(found[0]["labels"]["local_time"], "2024-05-08T23:30:00+02:00");
     assert!(tags(&record(&gw, night)).contains(&"off-hours"));
 
@@ -237,7 +251,12 @@ fn anomaly_privilege_change_off_hours_and_scanner_alerts() {
 #[test]
 fn geo_enrichment_from_the_cidr_table() {
     let gw = Gateway::start(&(default_config() + &geo_table()));
-    let at = |ip: &str| record(&gw, gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "gia", "ip": ip})));
+    let at = |ip: &str| {
+        record(
+            &gw,
+            gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "gia", "ip": ip})),
+        )
+    };
     assert_eq!(
         at("192.0.2.10")["details"]["geo"],
         json!({"country": "DE", "city": "Berlin", "lat": 52.52, "lon": 13.405, "asn": "AS64496"})
@@ -253,17 +272,22 @@ fn geo_enrichment_from_the_cidr_table() {
 
 #[test]
 fn new_country_and_impossible_travel_from_enriched_logins() {
-    let config = default_config() + &builtin("alert-anomaly", "skip", Some(&["user.login"]), "") + &geo_table();
+    let config =
+        default_config() + &builtin("alert-anomaly", "skip", Some(&["user.login"]), "") + &geo_table();
     let gw = Gateway::start(&config);
     let login = |ip: &str, time: &str| {
-        gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "tom", "ip": ip, "time": time}))
+        gw.ingest_one(
+            &json!({"action": "user.login", "outcome": "success", "user": "tom", "ip": ip, "time": time}),
+        )
     };
     let berlin = login("192.0.2.10", "2024-05-08T08:00:00Z");
     assert!(alerts(&gw, &format!("seq={berlin}")).is_empty(), "the first login is the baseline");
     // New York 30 minutes later.
     let new_york = login("198.51.100.10", "2024-05-08T08:30:00Z");
-    let mut rules: Vec<String> =
-        alerts(&gw, &format!("seq={new_york}")).iter().map(|a| a["rule"].as_str().unwrap_or("").to_string()).collect();
+    let mut rules: Vec<String> = alerts(&gw, &format!("seq={new_york}"))
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap_or("").to_string())
+        .collect();
     rules.sort();
     assert_eq!(rules, ["anomaly.impossible_travel", "anomaly.new_country"]);
     let rec = record(&gw, new_york);

@@ -222,7 +222,11 @@ impl AlertAnomaly {
         let when = local.rfc3339();
         decision.tag("off-hours");
         let mut alert = decision
-            .alert(rule::OFF_HOURS, Severity::Medium, format!("{action} by {} at {when}, outside working hours", who(event)))
+            .alert(
+                rule::OFF_HOURS,
+                Severity::Medium,
+                format!("{action} by {} at {when}, outside working hours", who(event)),
+            )
             .label("action", action)
             .label("local_time", when);
         if let Some(user) = event.user() {
@@ -321,7 +325,10 @@ impl AlertAnomaly {
                 (Some(lat), Some(lon)) if valid_coords(lat, lon) => Some((lat, lon)),
                 _ => None,
             };
-            return Some(Place { country: text("country").filter(|c| !c.is_empty()).map(String::from), coords });
+            return Some(Place {
+                country: text("country").filter(|c| !c.is_empty()).map(String::from),
+                coords,
+            });
         }
         let (table, ip) = (self.geo_table.as_deref()?, event.ip()?);
         Place::from_answer(&host::lookup(table, ip)?)

@@ -75,11 +75,17 @@ fn privilege_changes_by_pattern() {
     let d = decide(&p, &json!({"action": "iam.privilege.grant", "outcome": "failure"}));
     assert_eq!(rules(&d), [rule::PRIVILEGE_CHANGE]);
     assert_eq!(d.alerts()[0].severity, Severity::Low);
-    assert_eq!(rules(&decide(&p, &json!({"action": "group.role.add", "outcome": "success"}))), [rule::PRIVILEGE_CHANGE]);
+    assert_eq!(
+        rules(&decide(&p, &json!({"action": "group.role.add", "outcome": "success"}))),
+        [rule::PRIVILEGE_CHANGE]
+    );
     assert!(decide(&p, &json!({"action": "user.roles.list", "outcome": "success"})).is_empty());
     let p = policy(json!({"privilege_actions": ["sudo.*"]}));
     assert!(decide(&p, &json!({"action": "admin.role.change", "outcome": "success"})).is_empty());
-    assert_eq!(rules(&decide(&p, &json!({"action": "sudo.exec", "outcome": "success"}))), [rule::PRIVILEGE_CHANGE]);
+    assert_eq!(
+        rules(&decide(&p, &json!({"action": "sudo.exec", "outcome": "success"}))),
+        [rule::PRIVILEGE_CHANGE]
+    );
 }
 
 #[test]
@@ -150,7 +156,8 @@ fn geo_from_the_lookup_table_when_not_enriched() {
 fn scanners_are_tagged_always_and_alerted_once_per_source() {
     native::reset();
     let p = policy(json!({}));
-    let ev = |ua: &str, ip: &str| json!({"action": "api.call", "outcome": "failure", "ip": ip, "user_agent": ua});
+    let ev =
+        |ua: &str, ip: &str| json!({"action": "api.call", "outcome": "failure", "ip": ip, "user_agent": ua});
     let d = decide(&p, &ev("sqlmap/1.8#stable (https://sqlmap.org)", "198.51.100.99"));
     assert_eq!(rules(&d), [rule::SCANNER]);
     assert_eq!((label(&d, "scanner"), label(&d, "source")), (Some("sqlmap"), Some("198.51.100.99")));

@@ -191,7 +191,10 @@ impl AlertBruteforce {
                 .alert(
                     subject.rule,
                     self.severity,
-                    format!("{count} failed logins for {} {who} within {} s", subject.label, self.window_secs),
+                    format!(
+                        "{count} failed logins for {} {who} within {} s",
+                        subject.label, self.window_secs
+                    ),
                 )
                 .label(subject.label, who)
                 .label("count", count.to_string())
@@ -203,7 +206,8 @@ impl AlertBruteforce {
     fn lockout(&self, event: &Event, decision: &mut Decision) {
         decision.tag(LOCKOUT_TAG);
         let user = event.user().unwrap_or("(unknown user)");
-        let mut alert = decision.alert(RULE_LOCKOUT, self.lockout_severity, format!("account {user} locked out"));
+        let mut alert =
+            decision.alert(RULE_LOCKOUT, self.lockout_severity, format!("account {user} locked out"));
         if let Some(user) = event.user() {
             alert = alert.label("user", user);
         }

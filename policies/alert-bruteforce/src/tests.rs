@@ -81,7 +81,8 @@ fn user_and_ip_crossing_together_give_two_alerts_one_tag() {
 #[test]
 fn only_configured_failures_count() {
     native::reset();
-    let p = policy(json!({"threshold": 2, "actions": ["auth.*"], "outcome": "error", "severity": "critical"}));
+    let p =
+        policy(json!({"threshold": 2, "actions": ["auth.*"], "outcome": "error", "severity": "critical"}));
     let ev = |action: &str, outcome: &str| json!({"action": action, "outcome": outcome, "user": "dave"});
     for e in [ev("user.login", "error"), ev("auth.password", "failure"), ev("auth.password", "success")] {
         assert!(decide(&p, &e).is_empty(), "{e}");
@@ -103,7 +104,10 @@ fn lockouts_alert_every_time() {
         let d = decide(&p, &lock);
         assert_eq!(rules(&d), [RULE_LOCKOUT]);
         assert_eq!(d.alerts()[0].severity, Severity::Medium);
-        assert_eq!(d.alerts()[0].labels, [("user".into(), "erin".into()), ("ip".into(), "192.0.2.44".into())]);
+        assert_eq!(
+            d.alerts()[0].labels,
+            [("user".into(), "erin".into()), ("ip".into(), "192.0.2.44".into())]
+        );
         assert_eq!(d.tags(), [LOCKOUT_TAG]);
     }
     let d = decide(&p, &json!({"action": "account.lockout", "outcome": "success"}));

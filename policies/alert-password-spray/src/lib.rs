@@ -170,7 +170,11 @@ mod tests {
         assert_eq!((alert.rule.as_str(), alert.severity), (RULE, Severity::High));
         assert_eq!(
             alert.labels,
-            [("ip".into(), "198.51.100.20".into()), ("users".into(), "10".into()), ("window_secs".into(), "600".into())]
+            [
+                ("ip".into(), "198.51.100.20".into()),
+                ("users".into(), "10".into()),
+                ("window_secs".into(), "600".into())
+            ]
         );
         assert_eq!(d.tags(), ["password-spray"]);
         // More users, and repeats of known ones: tagged, no second alert.

@@ -89,7 +89,9 @@ impl Policy for EnrichContext {
 
     fn new(config: Config) -> Result<Self, String> {
         let hours = match &config.time_zone {
-            Some(zone) => Some(WorkingHours::new(zone, &config.work_start, &config.work_end, &config.work_days)?),
+            Some(zone) => {
+                Some(WorkingHours::new(zone, &config.work_start, &config.work_end, &config.work_days)?)
+            }
             None => None,
         };
         if config.off_hours_tag.is_empty() {
@@ -112,10 +114,14 @@ impl Policy for EnrichContext {
                 Some(row) => {
                     decision.set("/details/geo", Json::Object(row));
                 }
-                None => host::log(host::Level::Warn, &format!("lookup table {table:?}: answer is not a JSON object")),
+                None => host::log(
+                    host::Level::Warn,
+                    &format!("lookup table {table:?}: answer is not a JSON object"),
+                ),
             }
         }
-        if let (Some(classifier), Some(header)) = (&self.classifier, event.field("user_agent").and_then(|v| v.as_str()))
+        if let (Some(classifier), Some(header)) =
+            (&self.classifier, event.field("user_agent").and_then(|v| v.as_str()))
         {
             let class = classifier.classify(header);
             if class.scanner {

@@ -67,7 +67,9 @@ fn user_agent_is_classified() {
     let d = decide(&p, json!({"action": "a", "outcome": "success", "user_agent": CHROME_WIN}));
     assert_eq!(
         set_at(&d, "/details/ua"),
-        Some(json!({"browser": "Chrome", "version": "124", "os": "Windows", "device": "desktop", "bot": false, "scanner": false}))
+        Some(
+            json!({"browser": "Chrome", "version": "124", "os": "Windows", "device": "desktop", "bot": false, "scanner": false})
+        )
     );
     assert!(d.tags().is_empty());
     let d = decide(&p, json!({"action": "a", "outcome": "failure", "user_agent": "sqlmap/1.8#stable"}));
@@ -88,7 +90,9 @@ fn local_time_and_off_hours_follow_the_zone() {
     let d = decide(&p, json!({"action": "a", "outcome": "success", "time": "2024-05-07T14:00:00.000000Z"}));
     assert_eq!(
         set_at(&d, "/details/local_time"),
-        Some(json!({"time": "2024-05-07T10:00:00-04:00", "time_zone": "America/New_York", "weekday": "tue", "off_hours": false}))
+        Some(
+            json!({"time": "2024-05-07T10:00:00-04:00", "time_zone": "America/New_York", "weekday": "tue", "off_hours": false})
+        )
     );
     assert!(d.tags().is_empty());
     // 02:00 UTC = 22:00 the day before.
@@ -101,7 +105,9 @@ fn local_time_and_off_hours_follow_the_zone() {
     assert_eq!(d.tags(), ["weekend-or-night"]);
     // No time zone: no local time at all.
     let p = policy(json!({}));
-    assert!(decide(&p, json!({"action": "a", "outcome": "success", "time": "2024-05-11T12:00:00Z"})).is_empty());
+    assert!(
+        decide(&p, json!({"action": "a", "outcome": "success", "time": "2024-05-11T12:00:00Z"})).is_empty()
+    );
 }
 
 #[test]

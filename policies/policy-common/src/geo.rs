@@ -48,7 +48,8 @@ fn number(value: Option<&Value>) -> Option<f64> {
 impl Place {
     /// The place described by a geo object (a lookup answer or `/details/geo`).
     pub fn from_object(object: &Map<String, Value>) -> Self {
-        let country = object.get("country").and_then(Value::as_str).filter(|c| !c.is_empty()).map(String::from);
+        let country =
+            object.get("country").and_then(Value::as_str).filter(|c| !c.is_empty()).map(String::from);
         let coords = match (number(object.get("lat")), number(object.get("lon"))) {
             (Some(lat), Some(lon)) if valid_coords(lat, lon) => Some((lat, lon)),
             _ => None,
@@ -77,7 +78,8 @@ const EARTH_RADIUS_KM: f64 = 6371.0088;
 pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
     let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
-    let h = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    let h =
+        ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
     2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 

@@ -49,10 +49,13 @@ impl WorkingHours {
     /// `start`/`end` as `HH:MM` (`end` may be `24:00`), `days` as `mon` … `sun` (or full
     /// English names). Errors name the bad value.
     pub fn new(zone: &str, start: &str, end: &str, days: &[String]) -> Result<Self, String> {
-        let zone: Tz = zone
-            .parse()
-            .map_err(|_| format!("invalid config: unknown time zone {zone:?} (want an IANA name such as \"Europe/Berlin\")"))?;
-        let start = parse_hhmm(start).ok_or_else(|| format!("invalid config: work_start {start:?} is not HH:MM"))?;
+        let zone: Tz = zone.parse().map_err(|_| {
+            format!(
+                "invalid config: unknown time zone {zone:?} (want an IANA name such as \"Europe/Berlin\")"
+            )
+        })?;
+        let start =
+            parse_hhmm(start).ok_or_else(|| format!("invalid config: work_start {start:?} is not HH:MM"))?;
         let end = parse_hhmm(end).ok_or_else(|| format!("invalid config: work_end {end:?} is not HH:MM"))?;
         if start == end {
             return Err("invalid config: work_start and work_end must differ".into());
@@ -144,7 +147,10 @@ mod tests {
         // Saturday noon.
         assert!(berlin.local("2024-05-11T10:00:00Z").expect("parses").off_hours);
         // Winter time: 08:30 UTC in January = 09:30 CET.
-        assert_eq!(berlin.local("2024-01-10T08:30:00Z").expect("parses").rfc3339(), "2024-01-10T09:30:00+01:00");
+        assert_eq!(
+            berlin.local("2024-01-10T08:30:00Z").expect("parses").rfc3339(),
+            "2024-01-10T09:30:00+01:00"
+        );
         // Offsets in the input are honoured.
         assert!(!berlin.local("2024-05-08T12:00:00+05:00").expect("parses").off_hours);
         assert_eq!(berlin.local("yesterday"), None);

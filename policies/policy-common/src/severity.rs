@@ -12,7 +12,9 @@ pub fn parse(name: &str, key: &str) -> Result<Severity, String> {
         "high" => Severity::High,
         "critical" => Severity::Critical,
         other => {
-            return Err(format!("invalid config: `{key}` is {other:?}; want info, low, medium, high or critical"));
+            return Err(format!(
+                "invalid config: `{key}` is {other:?}; want info, low, medium, high or critical"
+            ));
         }
     })
 }
