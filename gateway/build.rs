@@ -10,7 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (crate name, file stem of the component).
-const BUNDLED: &[(&str, &str)] = &[("redact-secrets", "redact_secrets")];
+const BUNDLED: &[(&str, &str)] = &[
+    ("redact-secrets", "redact_secrets"),
+    ("enrich-context", "enrich_context"),
+    ("alert-bruteforce", "alert_bruteforce"),
+    ("alert-password-spray", "alert_password_spray"),
+    ("alert-anomaly", "alert_anomaly"),
+];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "policy";
 

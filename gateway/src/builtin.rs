@@ -2,8 +2,13 @@
 //! the binary, so one binary is a complete product (`module = "builtin:NAME"`).
 
 /// (name, component bytes) of every bundled policy.
-const BUILTINS: &[(&str, &[u8])] =
-    &[("redact-secrets", include_bytes!(concat!(env!("OUT_DIR"), "/redact_secrets.wasm")))];
+const BUILTINS: &[(&str, &[u8])] = &[
+    ("redact-secrets", include_bytes!(concat!(env!("OUT_DIR"), "/redact_secrets.wasm"))),
+    ("enrich-context", include_bytes!(concat!(env!("OUT_DIR"), "/enrich_context.wasm"))),
+    ("alert-bruteforce", include_bytes!(concat!(env!("OUT_DIR"), "/alert_bruteforce.wasm"))),
+    ("alert-password-spray", include_bytes!(concat!(env!("OUT_DIR"), "/alert_password_spray.wasm"))),
+    ("alert-anomaly", include_bytes!(concat!(env!("OUT_DIR"), "/alert_anomaly.wasm"))),
+];
 
 /// The component of the bundled policy `name`.
 pub fn module(name: &str) -> Option<&'static [u8]> {
