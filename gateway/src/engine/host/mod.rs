@@ -208,6 +208,16 @@ impl HostServices {
         Ok(HostServices { shared, tables: Arc::new(tables), persister: Mutex::new(Some(persister)) })
     }
 
+    /// Host services without sled (tests, benches): memory only, over loaded `tables`.
+    pub fn in_memory(policies: &[&str], limits: HostLimits, tables: LookupTables) -> Result<Self, HostError> {
+        let shared = Arc::new(Shared {
+            policies: policies.iter().map(|p| Arc::new(PolicyHost::new(p, &limits))).collect(),
+            durable: None,
+        });
+        let persister = spawn_persister(shared.clone(), Duration::from_millis(limits.persist_interval_ms))?;
+        Ok(HostServices { shared, tables: Arc::new(tables), persister: Mutex::new(Some(persister)) })
+    }
+
     /// The context an instance of `policy` calls through (`None`: not a configured policy).
     pub fn context(&self, policy: &str) -> Option<HostContext> {
         let policy = self.shared.policies.iter().find(|p| &*p.name == policy)?.clone();
@@ -370,33 +380,6 @@ impl HostContext {
     }
 }
 
-/// Host services for tests and benches: memory only, no tables, default caps.
-pub fn in_memory(policies: &[&str], limits: HostLimits) -> Result<HostServices, HostError> {
-    let shared = Arc::new(Shared {
-        policies: policies.iter().map(|p| Arc::new(PolicyHost::new(p, &limits))).collect(),
-        durable: None,
-    });
-    let persister = spawn_persister(shared.clone(), Duration::from_millis(limits.persist_interval_ms))?;
-    Ok(HostServices {
-        shared,
-        tables: Arc::new(LookupTables::default()),
-        persister: Mutex::new(Some(persister)),
-    })
-}
-
-impl HostServices {
-    /// Host services over already loaded `tables` (tests and benches), memory only.
-    pub fn with_tables(
-        policies: &[&str],
-        limits: HostLimits,
-        tables: LookupTables,
-    ) -> Result<Self, HostError> {
-        let mut h = in_memory(policies, limits)?;
-        h.tables = Arc::new(tables);
-        Ok(h)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,7 +390,7 @@ mod tests {
 
     #[test]
     fn counters_are_shared_and_namespaced() {
-        let h = in_memory(&["a", "b"], HostLimits::default()).expect("host");
+        let h = HostServices::in_memory(&["a", "b"], HostLimits::default(), LookupTables::default()).expect("host");
         let (a1, a2, b) =
             (h.context("a").expect("a"), h.context("a").expect("a"), h.context("b").expect("b"));
         assert_eq!(a1.counter_add("k", 1, 60), Ok(1));
@@ -419,7 +402,7 @@ mod tests {
 
     #[test]
     fn caps_are_refused_with_a_reason() {
-        let h = in_memory(&["p"], limits()).expect("host");
+        let h = HostServices::in_memory(&["p"], limits(), LookupTables::default()).expect("host");
         let p = h.context("p").expect("p");
         let long = "k".repeat(513);
         let err = p.counter_add(&long, 1, 60).expect_err("long key");
@@ -439,7 +422,7 @@ mod tests {
 
     #[test]
     fn unknown_tables_answer_none() {
-        let h = in_memory(&["p"], HostLimits::default()).expect("host");
+        let h = HostServices::in_memory(&["p"], HostLimits::default(), LookupTables::default()).expect("host");
         assert_eq!(h.context("p").expect("p").lookup("nope", "k"), None);
     }
 }
