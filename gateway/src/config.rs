@@ -31,6 +31,9 @@ pub struct Config {
     pub keys: Vec<KeyConfig>,
     #[serde(default)]
     pub policy: Vec<PolicyConfig>,
+    /// `[[lookup]]`: read-only enrichment tables policies query with `lookup(table, key)`.
+    #[serde(default)]
+    pub lookup: Vec<LookupConfig>,
 }
 
 /// `[server]`: where to listen and how much a client may send.
@@ -86,6 +89,99 @@ pub struct EngineConfig {
     /// File holding the HMAC key used for `pseudonymize`; created (mode 0600) on first
     /// start when missing. Default: `<data_dir>/pseudonym.key`.
     pub pseudonym_key_file: Option<PathBuf>,
+    /// `[engine.host]`: caps on what policies may keep and write through the host interface.
+    pub host: HostLimits,
+}
+
+/// `[engine.host]`: the caps of the WIT `host` interface, per policy. A call over a cap
+/// traps the calling policy (its `on_error` applies); see `sdk/wit/policy.wit`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostLimits {
+    /// Longest counter or state key, in bytes.
+    pub max_key_bytes: usize,
+    /// Largest state value, in bytes.
+    pub max_value_bytes: usize,
+    /// Most live state keys one policy may hold.
+    pub max_state_keys: usize,
+    /// Most bytes (keys plus values) of live state one policy may hold.
+    pub max_state_bytes: usize,
+    /// Most live counters one policy may hold.
+    pub max_counter_keys: usize,
+    /// Longest counter window, in seconds.
+    pub max_window_secs: u32,
+    /// Log lines per second one policy may write (all its instances together)...
+    pub log_lines_per_sec: u32,
+    /// ...after a burst of this many lines.
+    pub log_burst: u32,
+    /// Longest log line kept; longer lines are cut.
+    pub max_log_bytes: usize,
+    /// How often changed counters and state are written to sled and flushed.
+    pub persist_interval_ms: u64,
+}
+
+impl Default for HostLimits {
+    fn default() -> Self {
+        Self {
+            max_key_bytes: 512,
+            max_value_bytes: 64 << 10,
+            max_state_keys: 100_000,
+            max_state_bytes: 64 << 20,
+            max_counter_keys: 100_000,
+            max_window_secs: 30 * 86_400,
+            log_lines_per_sec: 50,
+            log_burst: 200,
+            max_log_bytes: 4096,
+            persist_interval_ms: 1000,
+        }
+    }
+}
+
+/// The file format of a lookup table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LookupFormat {
+    /// A header row; the first column is the key, the others become a JSON object.
+    Csv,
+    /// A top-level object `{key: value}`.
+    Json,
+}
+
+/// How a lookup table matches keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LookupKind {
+    /// The key as given.
+    #[default]
+    Exact,
+    /// Keys are IP networks; a lookup answers the longest prefix holding the address.
+    Cidr,
+}
+
+/// `[[lookup]]`: one read-only table, loaded at start-up.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupConfig {
+    /// The name policies pass to `lookup()`.
+    pub name: String,
+    /// The file (relative to the config file's directory).
+    pub path: PathBuf,
+    /// `csv` or `json`; when absent, taken from the file's extension.
+    #[serde(default)]
+    pub format: Option<LookupFormat>,
+    #[serde(default)]
+    pub kind: LookupKind,
+}
+
+impl LookupConfig {
+    /// The format, explicit or from the file's extension.
+    pub fn effective_format(&self) -> Option<LookupFormat> {
+        self.format.or_else(|| match self.path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("csv") => Some(LookupFormat::Csv),
+            Some(e) if e.eq_ignore_ascii_case("json") => Some(LookupFormat::Json),
+            _ => None,
+        })
+    }
 }
 
 /// What a key may do.
@@ -204,6 +300,11 @@ impl Config {
         {
             self.engine.pseudonym_key_file = Some(base.join(p));
         }
+        for table in &mut self.lookup {
+            if table.path.is_relative() {
+                table.path = base.join(&table.path);
+            }
+        }
         for policy in &mut self.policy {
             if !policy.module.starts_with("builtin:") && Path::new(&policy.module).is_relative() {
                 policy.module = base.join(&policy.module).to_string_lossy().into_owned();
@@ -262,11 +363,66 @@ impl Config {
                 return Err(invalid(format!("policy[{i}].config"), "expected a table"));
             }
         }
+        self.validate_host_limits()?;
+        let mut table_names = std::collections::HashSet::new();
+        for (i, table) in self.lookup.iter().enumerate() {
+            if table.name.trim().is_empty() {
+                return Err(invalid(format!("lookup[{i}].name"), "expected a non-empty name"));
+            }
+            if !table_names.insert(table.name.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: format!("lookup[{i}].name"),
+                    message: format!("duplicate lookup table name `{}`", table.name),
+                });
+            }
+            if table.effective_format().is_none() {
+                return Err(invalid(
+                    format!("lookup[{i}].format"),
+                    "expected \"csv\" or \"json\" (the file's extension does not tell)",
+                ));
+            }
+        }
         if !self.server.listen.ip().is_loopback() && self.has_development_key() {
             return Err(invalid(
                 "server.listen".into(),
                 "a development key (ag_dev_*) is configured: replace the [[keys]] before listening on a non-loopback address",
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_host_limits(&self) -> Result<(), ConfigError> {
+        let h = &self.engine.host;
+        let positive: [(&str, u64); 9] = [
+            ("max_key_bytes", h.max_key_bytes as u64),
+            ("max_value_bytes", h.max_value_bytes as u64),
+            ("max_state_keys", h.max_state_keys as u64),
+            ("max_state_bytes", h.max_state_bytes as u64),
+            ("max_counter_keys", h.max_counter_keys as u64),
+            ("max_window_secs", u64::from(h.max_window_secs)),
+            ("log_burst", u64::from(h.log_burst)),
+            ("max_log_bytes", h.max_log_bytes as u64),
+            ("persist_interval_ms", h.persist_interval_ms),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    key: format!("engine.host.{name}"),
+                    message: "expected a positive number".into(),
+                });
+            }
+        }
+        if h.max_value_bytes > 16 << 20 {
+            return Err(ConfigError::Invalid {
+                key: "engine.host.max_value_bytes".into(),
+                message: "expected at most 16777216 (16 MiB)".into(),
+            });
+        }
+        if h.max_key_bytes > 64 << 10 {
+            return Err(ConfigError::Invalid {
+                key: "engine.host.max_key_bytes".into(),
+                message: "expected at most 65536".into(),
+            });
         }
         Ok(())
     }
@@ -334,6 +490,40 @@ mod tests {
         let p = write(dir.path(), "[[keys]]\nname = \"k\"\nrole = \"ingest\"\nsha256 = \"abc\"\n");
         let err = Config::load(&p).expect_err("must fail").to_string();
         assert!(err.contains("keys[0].sha256"), "{err}");
+    }
+
+    #[test]
+    fn lookup_tables_resolve_and_validate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = "[[lookup]]\nname = \"geo\"\npath = \"t/geo.csv\"\nkind = \"cidr\"\n";
+        let p = write(dir.path(), &format!("{KEY}{table}"));
+        let config = Config::load(&p).expect("loads");
+        assert_eq!(config.lookup[0].path, dir.path().join("t/geo.csv"));
+        assert_eq!(config.lookup[0].effective_format(), Some(LookupFormat::Csv));
+        assert_eq!(config.lookup[0].kind, LookupKind::Cidr);
+
+        let p = write(dir.path(), &format!("{KEY}{table}{table}"));
+        let err = Config::load(&p).expect_err("must fail").to_string();
+        assert!(err.contains("lookup[1].name") && err.contains("duplicate") && err.contains("geo"), "{err}");
+
+        let p = write(dir.path(), &format!("{KEY}[[lookup]]\nname = \"x\"\npath = \"x.txt\"\n"));
+        let err = Config::load(&p).expect_err("must fail").to_string();
+        assert!(err.contains("lookup[0].format"), "{err}");
+
+        let p = write(
+            dir.path(),
+            &format!("{KEY}[[lookup]]\nname = \"x\"\npath = \"x.csv\"\nkind = \"range\"\n"),
+        );
+        let err = Config::load(&p).expect_err("must fail").to_string();
+        assert!(err.contains("kind") || err.contains("range"), "{err}");
+    }
+
+    #[test]
+    fn host_limits_name_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(dir.path(), &format!("[engine.host]\nmax_counter_keys = 0\n{KEY}"));
+        let err = Config::load(&p).expect_err("must fail").to_string();
+        assert!(err.contains("engine.host.max_counter_keys"), "{err}");
     }
 
     #[test]

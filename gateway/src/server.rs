@@ -46,12 +46,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .map_err(|source| ServeError::PseudonymKey { path: key_path.display().to_string(), source })?;
     let engine = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || PolicyEngine::load(&config, pseudonymizer))
+        let db = store.sled_db().clone();
+        tokio::task::spawn_blocking(move || PolicyEngine::load_durable(&config, pseudonymizer, &db))
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
     };
     tracing::info!(policies = config.policy.len(), policy_set = %engine.policy_set(), "policy chain loaded");
 
+    let host = engine.host().clone();
     let state = AppState {
         keys: Arc::new(KeyRing::new(&config.keys)),
         ingestor: Ingestor {
@@ -82,7 +84,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         out.flush()?;
     }
     axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
-    tracing::info!("shutting down: flushing the store");
+    tracing::info!("shutting down: persisting policy host state, flushing the store");
+    tokio::task::spawn_blocking(move || host.shutdown())
+        .await
+        .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
     store.close();
     Ok(())
 }

@@ -77,9 +77,11 @@ pub struct TestPolicies {
     pub trap: PathBuf,
     /// Loops forever on events whose `details.spin` is true.
     pub spin: PathBuf,
+    /// Makes the host calls listed in `details.ops`, writes the results to `details.results`.
+    pub host_probe: PathBuf,
 }
 
-/// Builds `trap-policy` and `spin-policy` for wasm32-wasip2 (once per test process).
+/// Builds `trap-policy`, `spin-policy` and `host-probe-policy` for wasm32-wasip2 (once per test process).
 pub fn test_policies() -> &'static TestPolicies {
     static POLICIES: OnceLock<TestPolicies> = OnceLock::new();
     POLICIES.get_or_init(|| {
@@ -87,7 +89,7 @@ pub fn test_policies() -> &'static TestPolicies {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let output = Command::new(cargo)
             .args(["build", "--target", "wasm32-wasip2", "--profile", "policy"])
-            .args(["-p", "trap-policy", "-p", "spin-policy"])
+            .args(["-p", "trap-policy", "-p", "spin-policy", "-p", "host-probe-policy"])
             .env("CARGO_TARGET_DIR", &wasm_target)
             .current_dir(workspace_root())
             .stdin(Stdio::null())
@@ -101,9 +103,12 @@ pub fn test_policies() -> &'static TestPolicies {
             );
         }
         let dir = wasm_target.join("wasm32-wasip2").join("policy");
-        let policies =
-            TestPolicies { trap: dir.join("trap_policy.wasm"), spin: dir.join("spin_policy.wasm") };
-        for p in [&policies.trap, &policies.spin] {
+        let policies = TestPolicies {
+            trap: dir.join("trap_policy.wasm"),
+            spin: dir.join("spin_policy.wasm"),
+            host_probe: dir.join("host_probe_policy.wasm"),
+        };
+        for p in [&policies.trap, &policies.spin, &policies.host_probe] {
             assert!(p.is_file(), "cargo succeeded but {} is missing", p.display());
         }
         policies
@@ -397,6 +402,28 @@ impl Gateway {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM (a graceful shutdown), then waits for the process to exit; true when it
+    /// exited successfully within the start timeout.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return false };
+        let sent = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        if !sent.is_ok_and(|s| s.success()) {
+            let _ = child.kill();
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return status.success(),
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
+            }
         }
     }
 

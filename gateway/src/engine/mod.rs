@@ -22,7 +22,7 @@ use crate::builtin;
 use crate::config::{Config, OnError, PolicyConfig};
 use crate::event::{self, ValidEvent};
 use crate::store::NewAlert;
-use host::SharedHostState;
+use host::{HostError, HostServices};
 use pseudonym::Pseudonymizer;
 use wasm::{CallError, DecisionOut, InstancePool, InstanceSpec, WasmRuntime};
 
@@ -33,6 +33,8 @@ pub enum EngineError {
     Policy { policy: String, message: String },
     #[error("wasm runtime: {0}")]
     Runtime(String),
+    #[error(transparent)]
+    Host(#[from] HostError),
 }
 
 /// One event after the whole chain.
@@ -85,6 +87,7 @@ impl LoadedPolicy {
 /// The loaded chain of policies.
 pub struct PolicyEngine {
     policies: Vec<LoadedPolicy>,
+    host: Arc<HostServices>,
     pseudonymizer: Pseudonymizer,
     policy_set: String,
 }
@@ -101,11 +104,31 @@ struct InFlight {
 }
 
 impl PolicyEngine {
-    /// Compiles and initialises every `[[policy]]` of `config`. Any failure names the
-    /// policy; nothing half-loaded is returned.
+    /// Compiles and initialises every `[[policy]]` of `config`, with the `[[lookup]]`
+    /// tables loaded and host counters/state in memory only (`check-config`, tests). Any
+    /// failure names the policy (or table); nothing half-loaded is returned.
     pub fn load(config: &Config, pseudonymizer: Pseudonymizer) -> Result<Self, EngineError> {
+        Self::load_with_host(config, pseudonymizer, None)
+    }
+
+    /// [`PolicyEngine::load`] with host counters and state kept in `db`'s trees
+    /// `host_counters` and `host_state` (restored now, persisted periodically and at
+    /// [`HostServices::shutdown`]).
+    pub fn load_durable(
+        config: &Config,
+        pseudonymizer: Pseudonymizer,
+        db: &sled::Db,
+    ) -> Result<Self, EngineError> {
+        Self::load_with_host(config, pseudonymizer, Some(db))
+    }
+
+    fn load_with_host(
+        config: &Config,
+        pseudonymizer: Pseudonymizer,
+        db: Option<&sled::Db>,
+    ) -> Result<Self, EngineError> {
+        let host = Arc::new(HostServices::start(config, db)?);
         let runtime = WasmRuntime::new().map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
-        let shared = Arc::new(SharedHostState::default());
         let mut set_hash = Sha256::new();
         let mut policies = Vec::with_capacity(config.policy.len());
         for pc in &config.policy {
@@ -131,7 +154,7 @@ impl PolicyEngine {
                 config_json,
                 timeout_ms: pc.timeout_ms,
                 memory_bytes: usize::try_from(pc.memory_mb << 20).unwrap_or(usize::MAX),
-                shared: shared.clone(),
+                host: host.context(&pc.name).ok_or_else(|| fail("no host context".into()))?,
             };
             let pool = InstancePool::new(&runtime, pre, spec).map_err(|e| fail(e.to_string()))?;
             tracing::info!(policy = %pc.name, module = %pc.module, sha256 = %hex::encode(module_hash), "policy loaded");
@@ -143,8 +166,21 @@ impl PolicyEngine {
                 stats: PolicyStats::default(),
             });
         }
+        // The tables change what enrichment writes: they are part of the policy set.
+        for (name, digest) in host.table_digests() {
+            set_hash.update(b"lookup\0");
+            set_hash.update(name.as_bytes());
+            set_hash.update([0]);
+            set_hash.update(digest);
+        }
         let policy_set = hex::encode(&set_hash.finalize()[..16]);
-        Ok(Self { policies, pseudonymizer, policy_set })
+        Ok(Self { policies, host, pseudonymizer, policy_set })
+    }
+
+    /// The host services (counters, state, tables) of this engine; call
+    /// [`HostServices::shutdown`] on it at shutdown, before closing the store.
+    pub fn host(&self) -> &Arc<HostServices> {
+        &self.host
     }
 
     /// The hash naming this policy set (config and module hashes); stored on every event.

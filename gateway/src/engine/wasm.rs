@@ -9,12 +9,14 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::host::{HostContext, SharedHostState};
+use super::host::{HostCallRefused, HostContext};
 use super::patch::Patch;
 
 wasmtime::component::bindgen!({
     path: "../sdk/wit",
     world: "policy",
+    // Every host import may trap: a call over a cap is refused by trapping the guest.
+    imports: { default: trappable },
 });
 
 use self::auditgate::policy::types as wit;
@@ -71,20 +73,21 @@ impl WasiView for StoreData {
 impl wit::Host for StoreData {}
 
 impl self::auditgate::policy::host::Host for StoreData {
-    fn counter_add(&mut self, key: String, delta: i64, window_secs: u32) -> i64 {
-        self.host.counter_add(&key, delta, window_secs)
+    fn counter_add(&mut self, key: String, delta: i64, window_secs: u32) -> wasmtime::Result<i64> {
+        Ok(self.host.counter_add(&key, delta, window_secs)?)
     }
-    fn state_get(&mut self, key: String) -> Option<Vec<u8>> {
-        self.host.state_get(&key)
+    fn state_get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self.host.state_get(&key)?)
     }
-    fn state_set(&mut self, key: String, value: Vec<u8>, ttl_secs: u32) {
-        self.host.state_set(&key, value, ttl_secs)
+    fn state_set(&mut self, key: String, value: Vec<u8>, ttl_secs: u32) -> wasmtime::Result<()> {
+        Ok(self.host.state_set(&key, value, ttl_secs)?)
     }
-    fn lookup(&mut self, table: String, key: String) -> Option<String> {
-        self.host.lookup(&table, &key)
+    fn lookup(&mut self, table: String, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.host.lookup(&table, &key))
     }
-    fn log(&mut self, level: u8, message: String) {
-        self.host.log(level, &message)
+    fn log(&mut self, level: u8, message: String) -> wasmtime::Result<()> {
+        self.host.log(level, &message);
+        Ok(())
     }
 }
 
@@ -134,7 +137,8 @@ pub struct InstanceSpec {
     pub config_json: Vec<u8>,
     pub timeout_ms: u64,
     pub memory_bytes: usize,
-    pub shared: Arc<SharedHostState>,
+    /// The policy's handle on the host services (cloned into each instance).
+    pub host: HostContext,
 }
 
 /// One live instance of a policy, initialised with its config.
@@ -184,7 +188,7 @@ impl InstancePool {
             wasi: WasiCtxBuilder::new().build(),
             table: ResourceTable::new(),
             limits,
-            host: HostContext::new(self.spec.name.clone(), self.spec.shared.clone()),
+            host: self.spec.host.clone(),
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
@@ -213,6 +217,9 @@ impl InstancePool {
     }
 
     fn call_error(&self, e: wasmtime::Error) -> CallError {
+        if let Some(refused) = e.downcast_ref::<HostCallRefused>() {
+            return CallError::Trap(refused.to_string());
+        }
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => CallError::Timeout(self.spec.timeout_ms),
             Some(trap) => CallError::Trap(trap.to_string()),

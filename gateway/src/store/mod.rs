@@ -187,6 +187,12 @@ impl Store {
         quarantine::list(&self.inner.trees, &self.inner.visible, limit, cursor)
     }
 
+    /// The sled database, for the policy host's own trees (`host_counters`, `host_state`)
+    /// kept beside the store's; they must never touch the store's trees.
+    pub fn sled_db(&self) -> &sled::Db {
+        &self.inner.db
+    }
+
     /// Number of durable records in the log (`seq`s are consecutive from 1).
     pub fn count(&self) -> u64 {
         self.inner.visible.seq()
