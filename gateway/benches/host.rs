@@ -71,7 +71,7 @@ fn cidr_lookup(c: &mut Criterion) {
     let probes: Vec<String> = (0..4096)
         .map(|_| {
             let r = rng.next();
-            if r % 4 == 0 {
+            if r.is_multiple_of(4) {
                 format!("2001:db8:{:x}::{:x}", (r >> 8) as u16, (r >> 24) as u16)
             } else {
                 std::net::Ipv4Addr::from((r >> 16) as u32).to_string()

@@ -21,6 +21,15 @@ wasmtime::component::bindgen!({
 
 use self::auditgate::policy::types as wit;
 
+/// The least time instantiation plus `init` of one policy instance may take.
+const INIT_TIMEOUT_MS: u64 = 5_000;
+
+/// How many epoch ticks a budget of `ms` milliseconds is (rounded up, plus the tick in
+/// progress).
+fn ticks_for(ms: u64) -> u64 {
+    ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1
+}
+
 /// How often the epoch ticks; a call's deadline is `timeout_ms` rounded up to ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Caps on one event's decision.
@@ -171,8 +180,14 @@ impl InstancePool {
     }
 
     fn ticks(&self) -> u64 {
-        let tick = EPOCH_TICK.as_millis() as u64;
-        self.spec.timeout_ms.div_ceil(tick) + 1
+        ticks_for(self.spec.timeout_ms)
+    }
+
+    /// Instantiation and `init` get their own, larger budget: they run once per instance
+    /// (parsing config, building tables), often while the machine is busy starting up, and
+    /// must not fail for taking longer than one event's evaluation may.
+    fn init_ticks(&self) -> u64 {
+        ticks_for(self.spec.timeout_ms.max(INIT_TIMEOUT_MS))
     }
 
     fn instantiate(&self) -> Result<PolicyInstance, CallError> {
@@ -192,12 +207,12 @@ impl InstancePool {
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
-        store.set_epoch_deadline(self.ticks());
-        let bindings = self.pre.instantiate(&mut store).map_err(|e| self.call_error(e))?;
-        store.set_epoch_deadline(self.ticks());
+        store.set_epoch_deadline(self.init_ticks());
+        let bindings = self.pre.instantiate(&mut store).map_err(|e| self.init_error(e))?;
+        store.set_epoch_deadline(self.init_ticks());
         bindings
             .call_init(&mut store, &self.spec.config_json)
-            .map_err(|e| self.call_error(e))?
+            .map_err(|e| self.init_error(e))?
             .map_err(|message| CallError::Policy(format!("init failed: {message}")))?;
         Ok(PolicyInstance { store, bindings })
     }
@@ -213,6 +228,16 @@ impl InstancePool {
     fn put(&self, instance: PolicyInstance) {
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(instance);
+        }
+    }
+
+    fn init_error(&self, e: wasmtime::Error) -> CallError {
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallError::Trap(format!(
+                "instantiation or init took longer than {} ms",
+                self.spec.timeout_ms.max(INIT_TIMEOUT_MS)
+            )),
+            _ => self.call_error(e),
         }
     }
 

@@ -260,11 +260,8 @@ fn spawn_persister(shared: Arc<Shared>, interval: Duration) -> Result<Persister,
         .name("auditgate-host-persist".into())
         .spawn(move || {
             let mut pass = 0u64;
-            loop {
-                match stopped.recv_timeout(interval) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                }
+            // A stop message or a dropped sender ends the loop; a timeout is one pass.
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                 pass += 1;
                 if pass.is_multiple_of(SWEEP_EVERY_PASSES) {
                     shared.sweep();
@@ -390,7 +387,8 @@ mod tests {
 
     #[test]
     fn counters_are_shared_and_namespaced() {
-        let h = HostServices::in_memory(&["a", "b"], HostLimits::default(), LookupTables::default()).expect("host");
+        let h = HostServices::in_memory(&["a", "b"], HostLimits::default(), LookupTables::default())
+            .expect("host");
         let (a1, a2, b) =
             (h.context("a").expect("a"), h.context("a").expect("a"), h.context("b").expect("b"));
         assert_eq!(a1.counter_add("k", 1, 60), Ok(1));
@@ -422,7 +420,8 @@ mod tests {
 
     #[test]
     fn unknown_tables_answer_none() {
-        let h = HostServices::in_memory(&["p"], HostLimits::default(), LookupTables::default()).expect("host");
+        let h =
+            HostServices::in_memory(&["p"], HostLimits::default(), LookupTables::default()).expect("host");
         assert_eq!(h.context("p").expect("p").lookup("nope", "k"), None);
     }
 }

@@ -63,7 +63,7 @@ fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
 
 /// Decodes one counter (`None`: not a counter of this version).
 pub fn decode_counter(bytes: &[u8]) -> Option<Counter> {
-    if bytes.first() != Some(&VERSION) || bytes.len() < 13 || (bytes.len() - 13) % 16 != 0 {
+    if bytes.first() != Some(&VERSION) || bytes.len() < 13 || !(bytes.len() - 13).is_multiple_of(16) {
         return None;
     }
     let window = u32::from_be_bytes(bytes.get(1..5)?.try_into().ok()?);
