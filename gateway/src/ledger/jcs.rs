@@ -91,26 +91,32 @@ pub fn compare_names(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 fn write_number(out: &mut Vec<u8>, n: &Number, path: &Path) -> Result<(), JcsError> {
-    if let Some(u) = n.as_u64() {
-        if u > MAX_EXACT_INTEGER {
-            return Err(too_large(path, n));
-        }
-        out.extend_from_slice(itoa_u64(u).as_bytes());
-    } else if let Some(i) = n.as_i64() {
-        if i.unsigned_abs() > MAX_EXACT_INTEGER {
-            return Err(too_large(path, n));
-        }
+    let small = |m: u64| m <= MAX_EXACT_INTEGER;
+    if let Some(u) = n.as_u64()
+        && small(u)
+    {
+        out.extend_from_slice(u.to_string().as_bytes());
+    } else if let Some(i) = n.as_i64()
+        && small(i.unsigned_abs())
+    {
         out.extend_from_slice(i.to_string().as_bytes());
-    } else if let Some(f) = n.as_f64() {
+    } else if n.is_f64() {
         // serde_json never holds NaN or infinities.
+        let f = n.as_f64().unwrap_or_default();
         let mut buffer = ryu_js::Buffer::new();
         out.extend_from_slice(buffer.format_finite(f).as_bytes());
+    } else {
+        // A big integer is kept only when the double's text is the same digits (as when
+        // it was a double to start with, like 1e17 read back from canonical text).
+        let as_f64 = n.as_f64().unwrap_or_default();
+        let mut buffer = ryu_js::Buffer::new();
+        let text = buffer.format_finite(as_f64);
+        if text != n.to_string() {
+            return Err(too_large(path, n));
+        }
+        out.extend_from_slice(text.as_bytes());
     }
     Ok(())
-}
-
-fn itoa_u64(u: u64) -> String {
-    u.to_string()
 }
 
 fn too_large(path: &Path, n: &Number) -> JcsError {
@@ -252,6 +258,8 @@ mod tests {
             JcsError::IntegerTooLarge { path: "/details/n/1".into(), number: "9007199254740993".into() }
         );
         assert!(to_vec(&json!(-9007199254740992i64)).is_ok());
+        // A big integer that is exactly a double's canonical text stays.
+        assert_eq!(to_vec(&json!(106421712480098130i64)).expect("exact"), b"106421712480098130");
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {
