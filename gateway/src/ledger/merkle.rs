@@ -59,7 +59,7 @@ fn split(n: u64) -> u64 {
 /// `end - start` (true of every subtree RFC 6962 names), `end > start`.
 pub fn subtree<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         let level = n.trailing_zeros() as u8;
         return src.perfect(level, start >> level);
     }

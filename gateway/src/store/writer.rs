@@ -242,7 +242,7 @@ impl Writer {
     fn stage_items(
         &mut self,
         items: &[Pending],
-        prefixes: Vec<Option<Vec<(Index, Vec<u8>)>>>,
+        prefixes: Vec<Option<IndexPrefixes>>,
         staged: &mut Staged,
         next: &mut Counters,
     ) -> Result<Vec<AppendOutcome>, StoreError> {
@@ -385,6 +385,9 @@ impl Writer {
         self.sync.sync()
     }
 }
+
+/// The index prefixes of one record (none for a quarantine item).
+type IndexPrefixes = Vec<(Index, Vec<u8>)>;
 
 /// What the writer's wait for work ended with.
 enum Next<T> {
