@@ -34,6 +34,8 @@ pub struct Config {
     /// `[[lookup]]`: read-only enrichment tables policies query with `lookup(table, key)`.
     #[serde(default)]
     pub lookup: Vec<LookupConfig>,
+    #[serde(default)]
+    pub checkpoints: CheckpointsConfig,
 }
 
 /// `[server]`: where to listen and how much a client may send.
@@ -78,6 +80,43 @@ impl Default for StorageConfig {
             idempotency_window_secs: 86_400,
             cache_capacity_mb: 64,
             max_batch_events: 10_000,
+        }
+    }
+}
+
+/// `[checkpoints]`: signed checkpoints of the log (C2SP signed notes, Ed25519).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointsConfig {
+    /// `false`: no checkpoints are signed (verification cannot detect truncation).
+    pub enabled: bool,
+    /// The log's name: the first line of every checkpoint and the signing key's name.
+    pub origin: String,
+    /// A checkpoint after at most this many new events.
+    pub every_events: u64,
+    /// A checkpoint when new events are this many seconds old.
+    pub every_secs: u64,
+    /// The signing key (`PRIVATE+KEY+...`), created mode 0600 on first start when missing.
+    /// Default: `<data_dir>/checkpoint.key`.
+    pub key_file: Option<PathBuf>,
+    /// The signing key itself (for `AUDITGATE_CHECKPOINTS__KEY`); wins over `key_file`.
+    #[serde(skip_serializing)]
+    pub key: Option<String>,
+    /// The file every checkpoint is appended to; must be outside `data_dir`.
+    /// Default: `<data_dir>.checkpoints` beside the data directory.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for CheckpointsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            origin: "auditgate.local/audit-log".into(),
+            every_events: 1000,
+            every_secs: 60,
+            key_file: None,
+            key: None,
+            file: None,
         }
     }
 }
@@ -305,6 +344,11 @@ impl Config {
                 table.path = base.join(&table.path);
             }
         }
+        for p in [&mut self.checkpoints.key_file, &mut self.checkpoints.file].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
         for policy in &mut self.policy {
             if !policy.module.starts_with("builtin:") && Path::new(&policy.module).is_relative() {
                 policy.module = base.join(&policy.module).to_string_lossy().into_owned();
@@ -382,6 +426,28 @@ impl Config {
                 ));
             }
         }
+        let cp = &self.checkpoints;
+        if cp.origin.is_empty()
+            || cp.origin.contains('+')
+            || cp.origin.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                "checkpoints.origin".into(),
+                "expected a non-empty name without spaces or '+' (for example example.com/audit)",
+            ));
+        }
+        if cp.every_events == 0 {
+            return Err(invalid("checkpoints.every_events".into(), "expected a positive number"));
+        }
+        if cp.every_secs == 0 {
+            return Err(invalid("checkpoints.every_secs".into(), "expected a positive number of seconds"));
+        }
+        if self.checkpoint_file_path().starts_with(&self.storage.data_dir) {
+            return Err(invalid(
+                "checkpoints.file".into(),
+                "must be outside storage.data_dir (a copy that survives a rewrite of the data directory)",
+            ));
+        }
         if !self.server.listen.ip().is_loopback() && self.has_development_key() {
             return Err(invalid(
                 "server.listen".into(),
@@ -430,6 +496,20 @@ impl Config {
     /// True when one of the shipped development keys is configured.
     pub fn has_development_key(&self) -> bool {
         self.keys.iter().any(|k| DEVELOPMENT_KEY_HASHES.contains(&k.sha256.to_ascii_lowercase().as_str()))
+    }
+
+    /// Where the checkpoint signing key lives.
+    pub fn checkpoint_key_path(&self) -> PathBuf {
+        self.checkpoints.key_file.clone().unwrap_or_else(|| self.storage.data_dir.join("checkpoint.key"))
+    }
+
+    /// The file checkpoints are appended to.
+    pub fn checkpoint_file_path(&self) -> PathBuf {
+        self.checkpoints.file.clone().unwrap_or_else(|| {
+            let mut name = self.storage.data_dir.file_name().unwrap_or_default().to_os_string();
+            name.push(".checkpoints");
+            self.storage.data_dir.with_file_name(name)
+        })
     }
 
     /// Where the pseudonymization key lives.

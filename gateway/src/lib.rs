@@ -11,5 +11,6 @@ pub mod engine;
 pub mod event;
 pub mod http;
 pub mod ingest;
+pub mod ledger;
 pub mod server;
 pub mod store;

@@ -30,6 +30,26 @@ enum Command {
         #[arg(long, short, default_value = "policy.toml")]
         config: PathBuf,
     },
+    /// Print a new checkpoint signing key (first line, secret) and its public key.
+    Keygen {
+        /// The key's name: use the `[checkpoints] origin` of the log.
+        #[arg(long, default_value = "auditgate.local/audit-log")]
+        name: String,
+    },
+    /// Check a stopped gateway's data directory: hash chain, Merkle tree, checkpoints.
+    /// Exit status 0: intact; 1: damage (the first bad seq and its kind are printed);
+    /// 3: intact, but there is no checkpoint to detect truncation with.
+    Verify {
+        /// The data directory (`[storage] data_dir`).
+        #[arg(long)]
+        data: PathBuf,
+        /// An external checkpoint file (the one the gateway appends to, or an auditor's copy).
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// The log's public key (`name+id+base64`), as printed at start-up.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
     /// Print the SHA-256 of an API key, for `[[keys]] sha256` in policy.toml.
     HashKey {
         /// The key. Read from standard input when omitted (keeps it out of shell history).
@@ -46,7 +66,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("auditgate: {e:#}");
             ExitCode::FAILURE
@@ -54,8 +74,56 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Keygen { name } => {
+            let signer = auditgate::ledger::note::NoteSigner::generate(&name)?;
+            println!("{}", signer.to_text());
+            println!("{}", signer.verifier().to_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { data, checkpoints, public_key } => {
+            let file = match &checkpoints {
+                Some(p) => {
+                    Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+                }
+                None => None,
+            };
+            let key = public_key.as_deref().map(auditgate::ledger::note::NoteVerifier::parse).transpose()?;
+            let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records {per_sec}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let inputs = auditgate::store::offline::OfflineInputs {
+                checkpoint_file: file.as_deref(),
+                public_key: key.as_ref(),
+            };
+            let report = auditgate::store::offline::verify_dir(&data, &inputs, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            if let Some(d) = report.damage {
+                println!("FAILED at seq {}: {}: {}", d.seq, d.kind.as_str(), d.detail);
+                return Ok(ExitCode::from(1));
+            }
+            println!(
+                "ok: {} records, chain and Merkle tree intact, {} checkpoint(s) consistent{}",
+                report.records,
+                report.checkpoints,
+                if report.signatures_checked {
+                    ", signatures valid"
+                } else {
+                    " (signatures NOT checked: no --public-key)"
+                }
+            );
+            if report.checkpoints == 0 {
+                println!("cannot detect truncation: there is no checkpoint to compare the log's length with");
+                return Ok(ExitCode::from(3));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve { config } => {
             let config = Config::load(&config)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -63,7 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .build()
                 .context("cannot start the async runtime")?;
             runtime.block_on(auditgate::server::serve(config))?;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config } => {
             let path = config;
@@ -77,7 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.policy.len(),
                 engine.policy_set()
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::HashKey { key } => {
             let key = match key {
@@ -90,7 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             anyhow::ensure!(!key.is_empty(), "the key is empty");
             println!("{}", auditgate::auth::hash_key(&key));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum ServeError {
     Store { dir: String, source: crate::store::StoreError },
     #[error("cannot load the pseudonymization key {path}: {source}")]
     PseudonymKey { path: String, source: std::io::Error },
+    #[error(transparent)]
+    CheckpointKey(#[from] crate::ledger::keys::KeyError),
     #[error("cannot load the policy chain: {0}")]
     Engine(#[from] crate::engine::EngineError),
     #[error("cannot listen on {addr}: {source}")]
@@ -31,12 +33,19 @@ pub enum ServeError {
 
 /// Runs the gateway with `config` until a shutdown signal.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let checkpoints = crate::ledger::keys::checkpoint_options(&config)?;
+    if let Some(c) = &checkpoints {
+        let public = c.signer.verifier().to_text();
+        tracing::info!(key = %public, file = ?c.file, "checkpoints are signed with this key");
+        println!("auditgate: checkpoint public key {public}");
+    }
     let store = Store::open(&StoreOptions {
         data_dir: config.storage.data_dir.clone(),
         cache_capacity_bytes: config.storage.cache_capacity_mb << 20,
         flush_linger: Duration::from_millis(config.storage.flush_interval_ms),
         idempotency_window: Duration::from_secs(config.storage.idempotency_window_secs),
         max_batch_events: config.storage.max_batch_events,
+        checkpoints,
     })
     .map_err(|source| ServeError::Store { dir: config.storage.data_dir.display().to_string(), source })?;
     tracing::info!(dir = %config.storage.data_dir.display(), events = store.count(), "store opened");

@@ -713,7 +713,8 @@ pub fn assert_no_dups(seqs: &[u64]) {
 }
 
 /// The gateway's own fields in a stored record.
-pub const GATEWAY_FIELDS: [&str; 6] = ["seq", "received_at", "source", "policy_set", "redacted", "tags"];
+pub const GATEWAY_FIELDS: [&str; 7] =
+    ["seq", "received_at", "source", "policy_set", "redacted", "tags", "prev"];
 
 /// Checks the gateway-added fields of a stored record (types and shapes).
 #[track_caller]
@@ -722,6 +723,11 @@ pub fn assert_record_shape(record: &Value) {
     let received = record["received_at"].as_str().unwrap_or_else(|| panic!("no received_at: {record}"));
     assert!(chrono::DateTime::parse_from_rfc3339(received).is_ok(), "received_at is not RFC 3339: {record}");
     assert!(record["source"].as_str().is_some_and(|s| !s.is_empty()), "no source: {record}");
+    let prev = record["prev"].as_str().unwrap_or_else(|| panic!("no prev: {record}"));
+    assert!(
+        prev.len() == 64 && prev.bytes().all(|b| b.is_ascii_hexdigit()),
+        "prev is not a hex hash: {record}"
+    );
     let ps = record["policy_set"].as_str().unwrap_or_else(|| panic!("no policy_set: {record}"));
     assert!(
         !ps.is_empty() && ps.bytes().all(|b| b.is_ascii_hexdigit()),

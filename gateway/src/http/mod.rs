@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod ledger;
 pub mod query;
 
 use std::sync::Arc;
@@ -43,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", post(post_events).get(query::list_events))
         .route("/v1/events/bulk", post(post_bulk))
         .route("/v1/events/{seq}", get(query::get_event))
+        .route("/v1/events/{seq}/proof", get(ledger::inclusion))
+        .route("/v1/checkpoint", get(ledger::latest_checkpoint))
+        .route("/v1/consistency", get(ledger::consistency))
         .route("/v1/alerts", get(query::list_alerts))
         .route("/v1/quarantine", get(query::list_quarantine))
         .route("/healthz", get(healthz))

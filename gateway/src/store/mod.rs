@@ -8,6 +8,8 @@ pub mod api;
 pub use api::*;
 
 mod alerts;
+mod chain;
+mod checkpoints;
 mod cursor;
 mod durability;
 mod error;
@@ -15,6 +17,8 @@ mod idempotency;
 mod indexes;
 mod keys;
 mod listing;
+pub mod offline;
+mod proofs;
 mod quarantine;
 mod query;
 mod record;
@@ -26,6 +30,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use checkpoints::CheckpointOptions;
 pub use error::StoreError;
 
 use std::path::PathBuf;
@@ -60,6 +65,8 @@ pub struct StoreOptions {
     pub idempotency_window: Duration,
     /// Most events in one group commit (a single bigger `append` still goes in one).
     pub max_batch_events: usize,
+    /// Signed checkpoints; `None`: none are made.
+    pub checkpoints: Option<CheckpointOptions>,
 }
 
 /// The audit log. Cheap to clone (all clones share one database and one writer).
@@ -112,7 +119,12 @@ impl Store {
             sync,
             visible: visible.clone(),
             committed,
-            encoder: RecordEncoder::new(),
+            encoder: RecordEncoder::new(chain::head_at(&trees, committed.seq)?),
+            tree: chain::TreeState::load(&trees, committed.seq)?,
+            checkpoints: match &opts.checkpoints {
+                Some(c) => Some(checkpoints::Checkpointer::open(&trees, c.clone())?),
+                None => None,
+            },
             window,
             batching: Batching { max_events: opts.max_batch_events, linger: opts.flush_linger },
         };

@@ -1,63 +1,78 @@
-//! The bytes of one log record: the event's fields plus the gateway's fields, as a JSON
-//! object.
+//! The bytes of one log record: the event's fields plus the gateway's fields, as RFC 8785
+//! canonical JSON, linked to the record before it.
 //!
 //! All encoding goes through [`RecordEncoder`], which the writer owns and calls once per
-//! record in `seq` order. It holds no state yet; linking each record to the previous one
-//! (a `prev` hash over the canonical bytes) is a change to this module alone.
+//! record in `seq` order. Each record holds its `seq` and `prev`, the lower-case hex
+//! RFC 6962 leaf hash (`SHA-256(0x00 ‖ bytes)`) of the record before it (64 zeros for the
+//! first), so a record that is changed, removed or moved breaks the link after it. The
+//! same leaf hash is the record's leaf in the Merkle tree (`store::chain`).
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::api::NewRecord;
 use super::error::StoreError;
+use crate::ledger::jcs;
+use crate::ledger::merkle::{self, Hash};
 
 /// Field names the gateway owns. An event field of the same name is never stored (the
 /// event layer refuses them from clients; this keeps the JSON object free of duplicates).
-pub(crate) const GATEWAY_FIELDS: [&str; 6] =
-    ["seq", "received_at", "source", "policy_set", "redacted", "tags"];
+pub(crate) const GATEWAY_FIELDS: [&str; 7] =
+    ["seq", "received_at", "source", "policy_set", "redacted", "tags", "prev"];
 
-/// Turns new records into log values, in `seq` order.
-#[derive(Debug, Default)]
-pub(crate) struct RecordEncoder {}
+/// Turns new records into log values, in `seq` order, each linked to the one before.
+#[derive(Debug)]
+pub(crate) struct RecordEncoder {
+    head: Hash,
+}
 
 impl RecordEncoder {
-    /// An encoder that continues after the record stored last (none yet needed).
-    pub(crate) fn new() -> Self {
-        RecordEncoder {}
+    /// An encoder that continues after the record whose leaf hash is `head`
+    /// ([`super::chain::GENESIS`] for an empty log).
+    pub(crate) fn new(head: Hash) -> Self {
+        RecordEncoder { head }
     }
 
-    /// The bytes stored in the log for `record` at `seq`. Called exactly once per stored
-    /// record, in increasing `seq` order, only after every other check of its request
-    /// passed.
-    pub(crate) fn encode(&mut self, seq: u64, record: &NewRecord) -> Result<Vec<u8>, StoreError> {
-        serde_json::to_vec(&RecordView { seq, record })
-            .map_err(|e| StoreError::InvalidInput(format!("cannot encode the record as JSON: {e}")))
+    /// The leaf hash of the last record encoded.
+    pub(crate) fn head(&self) -> Hash {
+        self.head
+    }
+
+    /// Goes back to `head` (a request whose later item failed, a failed group commit).
+    pub(crate) fn reset(&mut self, head: Hash) {
+        self.head = head;
+    }
+
+    /// The bytes stored in the log for `record` at `seq`, and their leaf hash. Called
+    /// once per stored record, in increasing `seq` order; a caller that drops the result
+    /// must [`RecordEncoder::reset`].
+    pub(crate) fn encode(&mut self, seq: u64, record: &NewRecord) -> Result<(Vec<u8>, Hash), StoreError> {
+        let bytes = encode_linked(seq, &self.head, record)?;
+        let leaf = merkle::leaf_hash(&bytes);
+        self.head = leaf;
+        Ok((bytes, leaf))
     }
 }
 
-/// Serializes a record without copying its event map.
-struct RecordView<'a> {
-    seq: u64,
-    record: &'a NewRecord,
-}
-
-impl Serialize for RecordView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let r = self.record;
-        let mut map = serializer.serialize_map(None)?;
-        for (k, v) in &r.event {
-            if !GATEWAY_FIELDS.contains(&k.as_str()) {
-                map.serialize_entry(k, v)?;
-            }
-        }
-        map.serialize_entry("seq", &self.seq)?;
-        map.serialize_entry("received_at", &r.received_at)?;
-        map.serialize_entry("source", &r.source)?;
-        map.serialize_entry("policy_set", &r.policy_set)?;
-        map.serialize_entry("redacted", &r.redacted)?;
-        map.serialize_entry("tags", &r.tags)?;
-        map.end()
-    }
+/// The canonical bytes of `record` at `seq` after the record hashed `prev`.
+pub(crate) fn encode_linked(seq: u64, prev: &Hash, r: &NewRecord) -> Result<Vec<u8>, StoreError> {
+    let gateway: [(String, Value); 7] = [
+        ("seq".into(), Value::from(seq)),
+        ("received_at".into(), Value::from(r.received_at.as_str())),
+        ("source".into(), Value::from(r.source.as_str())),
+        ("policy_set".into(), Value::from(r.policy_set.as_str())),
+        ("redacted".into(), Value::from(r.redacted.clone())),
+        ("tags".into(), Value::from(r.tags.clone())),
+        ("prev".into(), Value::from(hex::encode(prev))),
+    ];
+    let members = r
+        .event
+        .iter()
+        .filter(|(k, _)| !GATEWAY_FIELDS.contains(&k.as_str()))
+        .chain(gateway.iter().map(|(k, v)| (k, v)));
+    let mut out = Vec::with_capacity(512);
+    jcs::write_object(&mut out, members, &mut jcs::Path::default())
+        .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+    Ok(out)
 }
 
 /// Reads a log value back as a JSON object.

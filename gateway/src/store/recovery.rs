@@ -5,12 +5,14 @@
 //! prefix of its log after a crash, so a recovered marker implies its whole batch; but a
 //! crash (or a failed write) before the marker can leave entries numbered above it. They
 //! were never acknowledged, so they are removed, together with every index, id and alert
-//! entry derived from them, before their numbers are handed out again.
+//! entry derived from them (Merkle subtrees included), before their numbers are handed
+//! out again. The chain head and the tree's right edge are derived from what remains.
 
 use std::ops::RangeFrom;
 
 use serde_json::Value;
 
+use super::chain;
 use super::error::StoreError;
 use super::indexes;
 use super::keys::{Position, read_u64, u64_key};
@@ -60,6 +62,8 @@ pub(crate) fn discard_uncommitted(trees: &Trees, committed: Counters) -> Result<
         trees.log.remove(key)?;
         done.records += 1;
     }
+
+    chain::discard_nodes_above(trees, committed.seq)?;
 
     for item in trees.alerts.range(after(committed.alert)) {
         let (key, _) = item?;

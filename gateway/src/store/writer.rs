@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 use super::api::{AppendOutcome, NewQuarantine, NewRecord, Pending};
+use super::chain::{self, TreeState};
+use super::checkpoints::Checkpointer;
 use super::durability::DiskSync;
 use super::error::StoreError;
 use super::idempotency::{IdEntry, Window};
@@ -26,6 +28,7 @@ use super::record::RecordEncoder;
 use super::recovery;
 use super::trees::{Counters, Trees};
 use super::visible::Visible;
+use crate::ledger::merkle::Hash;
 
 /// The answer to one request.
 pub(crate) type Reply = Result<Vec<AppendOutcome>, StoreError>;
@@ -59,8 +62,12 @@ pub(crate) struct Writer {
     pub visible: Arc<Visible>,
     /// Numbers of the last durable commit.
     pub committed: Counters,
-    /// Log record encoding (the future hash chain's state lives there).
+    /// Log record encoding; holds the chain head.
     pub encoder: RecordEncoder,
+    /// The Merkle tree's right edge after the last durable commit.
+    pub tree: TreeState,
+    /// Signed checkpoints, when configured.
+    pub checkpoints: Option<Checkpointer>,
     /// The idempotency window.
     pub window: Window,
     /// Group-commit sizing.
@@ -76,18 +83,55 @@ impl Writer {
 
     fn run(mut self, rx: Receiver<Request>) {
         let mut carry = None;
-        while let Some(batch) = self.next_batch(&rx, &mut carry) {
-            self.commit(batch);
+        loop {
+            match self.next_batch(&rx, &mut carry) {
+                Next::Batch(batch) => {
+                    self.commit(batch);
+                    if self.checkpoints.as_ref().is_some_and(|c| c.due_by_count(self.committed.seq)) {
+                        self.checkpoint();
+                    }
+                }
+                Next::Idle => self.checkpoint(),
+                Next::Closed => break,
+            }
         }
+        // Clean shutdown: a last checkpoint covers everything written.
+        self.checkpoint();
         tracing::debug!(seq = self.committed.seq, "store writer stopped");
+    }
+
+    /// Signs a checkpoint of the committed log (no-op without checkpoints or news).
+    fn checkpoint(&mut self) {
+        let Some(cp) = self.checkpoints.as_mut() else { return };
+        debug_assert_eq!(self.tree.size(), self.committed.seq);
+        if let Err(e) = cp.make(&self.db, &self.trees, &mut self.sync, self.tree.size(), self.tree.root()) {
+            tracing::error!(error = %e, "cannot store a checkpoint");
+        }
+    }
+
+    /// How long to wait for the first request: until the next timed checkpoint, if any.
+    fn first_request(&self, rx: &Receiver<Request>) -> Next<Request> {
+        let deadline = self.checkpoints.as_ref().and_then(|c| c.deadline(self.committed.seq));
+        match deadline {
+            None => rx.recv().map_or(Next::Closed, Next::Batch),
+            Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(r) => Next::Batch(r),
+                Err(RecvTimeoutError::Timeout) => Next::Idle,
+                Err(RecvTimeoutError::Disconnected) => Next::Closed,
+            },
+        }
     }
 
     /// Blocks for one request, then gathers more without exceeding the batch size. A
     /// request that would overflow the batch waits in `carry` for the next one.
-    fn next_batch(&self, rx: &Receiver<Request>, carry: &mut Option<Request>) -> Option<Vec<Request>> {
+    fn next_batch(&self, rx: &Receiver<Request>, carry: &mut Option<Request>) -> Next<Vec<Request>> {
         let first = match carry.take() {
             Some(r) => r,
-            None => rx.recv().ok()?,
+            None => match self.first_request(rx) {
+                Next::Batch(r) => r,
+                Next::Idle => return Next::Idle,
+                Next::Closed => return Next::Closed,
+            },
         };
         let max = self.batching.max_events.max(1);
         let mut events = first.items.len();
@@ -113,7 +157,7 @@ impl Writer {
             events += next.items.len();
             batch.push(next);
         }
-        Some(batch)
+        Next::Batch(batch)
     }
 
     /// Stages, writes and makes durable one batch, then answers its requests.
@@ -122,6 +166,7 @@ impl Writer {
         let mut next = self.committed;
         let mut answers: Vec<(oneshot::Sender<Reply>, Vec<AppendOutcome>)> = Vec::with_capacity(batch.len());
         let mut failures: Vec<(oneshot::Sender<Reply>, StoreError)> = Vec::new();
+        let chain_head = self.encoder.head();
         for request in batch {
             match self.stage(&request.items, &mut staged, &mut next) {
                 Ok(outcomes) => answers.push((request.reply, outcomes)),
@@ -132,6 +177,7 @@ impl Writer {
             let _ = reply.send(Err(e));
         }
         if answers.is_empty() {
+            self.encoder.reset(chain_head);
             return;
         }
         if next == self.committed {
@@ -155,6 +201,7 @@ impl Writer {
                     Ok(_) => {}
                     Err(e2) => tracing::error!(error = %e2, "cannot remove the failed batch's entries"),
                 }
+                self.reload_chain();
                 for (reply, _) in answers {
                     let _ = reply.send(Err(e.clone()));
                 }
@@ -182,7 +229,23 @@ impl Writer {
                 Pending::Quarantine(_) => None,
             });
         }
-        // Pass 2: numbering and encoding, in order, into request-local buffers.
+        // Pass 2: numbering and encoding, in order, into request-local buffers. The chain
+        // head goes back with them if a later item fails.
+        let head = self.encoder.head();
+        let result = self.stage_items(items, prefixes, staged, next);
+        if result.is_err() {
+            self.encoder.reset(head);
+        }
+        result
+    }
+
+    fn stage_items(
+        &mut self,
+        items: &[Pending],
+        prefixes: Vec<Option<IndexPrefixes>>,
+        staged: &mut Staged,
+        next: &mut Counters,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
         let mut local = Staged::default();
         let mut local_next = *next;
         let mut outcomes = Vec::with_capacity(items.len());
@@ -252,7 +315,7 @@ impl Writer {
                 alerts.push((id, seq, to_json(&item)?));
             }
         }
-        let bytes = self.encoder.encode(seq, r)?;
+        let (bytes, leaf) = self.encoder.encode(seq, r)?;
         next.seq = seq;
         next.alert += alerts.len() as u64;
         local.alerts.append(&mut alerts);
@@ -260,11 +323,26 @@ impl Writer {
         for (index, key) in indexes::keys_at(prefixes, pos) {
             local.index_keys[index as usize].push(key);
         }
-        local.log.push((seq, bytes));
+        local.log.push((seq, bytes, leaf));
         if let Some(id) = &r.client_id {
             local.ids.insert(id.clone(), IdEntry { seq, first_received_micros: received });
         }
         Ok(AppendOutcome::Stored { seq })
+    }
+
+    /// Rebuilds the chain head and the tree's right edge from the committed log (after a
+    /// failed group commit was removed again).
+    fn reload_chain(&mut self) {
+        let size = self.committed.seq;
+        match (chain::head_at(&self.trees, size), TreeState::load(&self.trees, size)) {
+            (Ok(head), Ok(tree)) => {
+                self.encoder.reset(head);
+                self.tree = tree;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot reload the hash chain after a failed commit")
+            }
+        }
     }
 
     /// Writes the staged batch, then the commit marker, then flushes and fsyncs.
@@ -276,8 +354,13 @@ impl Writer {
     /// the whole batch and frees every replaced node at once).
     fn write(&mut self, staged: Staged, next: Counters) -> Result<(), StoreError> {
         let t = &self.trees;
-        for (seq, bytes) in staged.log {
+        let mut nodes = Vec::new();
+        for (seq, bytes, leaf) in staged.log {
             t.log.insert(u64_key(seq), bytes)?;
+            self.tree.append(leaf, &mut nodes);
+        }
+        for (key, hash) in nodes {
+            t.merkle.insert(key, &hash[..])?;
         }
         for (tree, keys) in t.indexes.iter().zip(staged.index_keys) {
             for key in keys {
@@ -303,11 +386,24 @@ impl Writer {
     }
 }
 
+/// The index prefixes of one record (none for a quarantine item).
+type IndexPrefixes = Vec<(Index, Vec<u8>)>;
+
+/// What the writer's wait for work ended with.
+enum Next<T> {
+    /// Work to do.
+    Batch(T),
+    /// Nothing came before the next timed checkpoint.
+    Idle,
+    /// Every sender is gone.
+    Closed,
+}
+
 /// Entries on their way to the trees.
 #[derive(Default)]
 struct Staged {
-    /// (seq, record bytes).
-    log: Vec<(u64, Vec<u8>)>,
+    /// (seq, record bytes, leaf hash).
+    log: Vec<(u64, Vec<u8>, Hash)>,
     /// Full keys per index, in [`Index`] order.
     index_keys: [Vec<Vec<u8>>; 5],
     /// Client ids stored (also answers duplicates inside the batch).

@@ -2,6 +2,7 @@
 
 mod append;
 mod bench;
+mod chain;
 mod failure;
 mod idempotency;
 mod lists;
@@ -25,6 +26,7 @@ pub(super) fn options(dir: &Path) -> StoreOptions {
         flush_linger: Duration::ZERO,
         idempotency_window: Duration::from_secs(86_400),
         max_batch_events: 10_000,
+        checkpoints: None,
     }
 }
 

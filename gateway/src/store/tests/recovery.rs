@@ -23,7 +23,8 @@ async fn an_uncommitted_tail_is_removed_with_everything_derived_from_it() {
         let db = sled::Config::new().path(&opts.data_dir).open().expect("sled");
         let trees = Trees::open(&db).expect("trees");
         let rec = ev().user("alice").id("ghost").at(3).alert("r", "low").record();
-        let bytes = RecordEncoder::new().encode(3, &rec).expect("encode");
+        let head = crate::store::chain::head_at(&trees, 2).expect("head");
+        let (bytes, _) = RecordEncoder::new(head).encode(3, &rec).expect("encode");
         trees.log.insert(u64_key(3), bytes).expect("log");
         let pos = Position { time_micros: rec.time_micros, seq: 3 };
         for (index, key) in indexes::keys_at(indexes::prefixes(&rec.event).expect("keys"), pos) {

@@ -1,0 +1,228 @@
+//! Walking a log to find the first damaged record: the hash chain (`seq`, `prev`), the
+//! RFC 6962 tree over it, and the signed checkpoints it must agree with.
+//!
+//! [`LogWalker`] takes the records in key order, one at a time (constant memory), and
+//! says what is wrong and where: a record that does not parse or no longer matches its
+//! successor's link is `changed`; a key that skips a number is `missing`; a record whose
+//! own `seq` is not its key is `reordered`; checkpoints beyond the end are `truncated`;
+//! a checkpoint whose root differs from the recomputed one is `checkpoint-inconsistent`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::checkpoint::Checkpoint;
+use super::merkle::{self, Frontier, Hash};
+
+/// The kinds of damage the verifier names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DamageKind {
+    /// The record's bytes are not what was chained.
+    Changed,
+    /// A record is absent.
+    Missing,
+    /// A record sits at another position than its own `seq`.
+    Reordered,
+    /// The log ends before a signed checkpoint's size.
+    Truncated,
+    /// A checkpoint's signature does not verify.
+    SignatureInvalid,
+    /// A checkpoint's root is not the root of the log at its size.
+    CheckpointInconsistent,
+    /// Checkpoints are missing from the sequence (numbers skip, links break).
+    CheckpointGap,
+}
+
+impl DamageKind {
+    /// The kind as the CLI and the API print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DamageKind::Changed => "changed",
+            DamageKind::Missing => "missing",
+            DamageKind::Reordered => "reordered",
+            DamageKind::Truncated => "truncated",
+            DamageKind::SignatureInvalid => "signature-invalid",
+            DamageKind::CheckpointInconsistent => "checkpoint-inconsistent",
+            DamageKind::CheckpointGap => "checkpoint-gap",
+        }
+    }
+}
+
+/// The first problem found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Damage {
+    /// The record named (for checkpoint problems: the checkpoint's size).
+    pub seq: u64,
+    /// What is wrong.
+    pub kind: DamageKind,
+    /// Details for people.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "seq {}: {}: {}", self.seq, self.kind.as_str(), self.detail)
+    }
+}
+
+#[derive(Deserialize)]
+struct Header<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    prev: &'a str,
+}
+
+/// A record whose `prev` does not match the record before it; which of the two was
+/// changed is decided by the next record.
+#[derive(Debug, Clone, Copy)]
+struct BrokenLink {
+    seq: u64,
+    leaf: Hash,
+}
+
+/// The streaming verifier.
+#[derive(Debug)]
+pub struct LogWalker {
+    expected: u64,
+    prev: Hash,
+    tree: Frontier,
+    broken: Option<BrokenLink>,
+    /// Checkpoint roots still to compare, by size.
+    checkpoints: BTreeMap<u64, (u64, Hash)>,
+}
+
+impl LogWalker {
+    /// A walker starting at `seq` 1, checking `checkpoints` on the way.
+    pub fn new(checkpoints: &[Checkpoint]) -> LogWalker {
+        LogWalker {
+            expected: 1,
+            prev: [0; 32],
+            tree: Frontier::default(),
+            broken: None,
+            checkpoints: checkpoints.iter().map(|c| (c.size, (c.number, c.root))).collect(),
+        }
+    }
+
+    /// Records checked so far.
+    pub fn checked(&self) -> u64 {
+        self.expected - 1
+    }
+
+    /// The root of what was walked.
+    pub fn root(&self) -> Hash {
+        self.tree.root()
+    }
+
+    /// Checks the record stored under key `seq`.
+    pub fn push(&mut self, seq: u64, bytes: &[u8]) -> Result<(), Damage> {
+        let leaf = merkle::leaf_hash(bytes);
+        if let Some(b) = self.broken.take() {
+            // The record after a broken link: does it agree with the suspect?
+            let agrees = header(bytes).is_some_and(|h| h.prev.as_bytes() == hex::encode(b.leaf).as_bytes());
+            return Err(if agrees {
+                changed(
+                    b.seq.saturating_sub(1).max(1),
+                    "its hash no longer matches the `prev` of the record after it",
+                )
+            } else {
+                changed(b.seq, "its hash matches neither the record before nor the record after it")
+            });
+        }
+        if seq != self.expected {
+            return Err(Damage {
+                seq: self.expected,
+                kind: DamageKind::Missing,
+                detail: format!("the log goes from seq {} to seq {seq}", self.expected - 1),
+            });
+        }
+        let Some(h) = header(bytes) else {
+            return Err(changed(seq, "the record is not a JSON object with `seq` and `prev`"));
+        };
+        if h.seq != seq {
+            return Err(Damage {
+                seq,
+                kind: DamageKind::Reordered,
+                detail: format!("position {seq} holds the record of seq {}", h.seq),
+            });
+        }
+        let link_ok = h.prev.len() == 64 && h.prev.as_bytes() == hex::encode(self.prev).as_bytes();
+        if !link_ok {
+            self.broken = Some(BrokenLink { seq, leaf });
+        }
+        self.tree.push(leaf, |_, _, _| {});
+        self.prev = leaf;
+        self.expected += 1;
+        let size = self.tree.size();
+        if let Some((number, root)) = self.checkpoints.remove(&size)
+            && root != self.tree.root()
+            && self.broken.is_none()
+        {
+            return Err(Damage {
+                seq: size,
+                kind: DamageKind::CheckpointInconsistent,
+                detail: format!(
+                    "signed checkpoint #{number} of size {size} has a different root than the log: the records up to {size} were rewritten"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Ends the walk: a link broken at the last record, and checkpoints past the end.
+    pub fn finish(mut self) -> Result<u64, Damage> {
+        if let Some(b) = self.broken.take() {
+            return Err(changed(
+                b.seq - 1,
+                &format!("its hash does not match the `prev` of record {} (the last one)", b.seq),
+            ));
+        }
+        if let Some((&size, &(number, _))) = self.checkpoints.iter().next_back() {
+            return Err(Damage {
+                seq: self.expected,
+                kind: DamageKind::Truncated,
+                detail: format!(
+                    "signed checkpoint #{number} covers {size} records, the log ends at seq {}",
+                    self.expected - 1
+                ),
+            });
+        }
+        Ok(self.expected - 1)
+    }
+}
+
+fn header(bytes: &[u8]) -> Option<Header<'_>> {
+    serde_json::from_slice::<Header<'_>>(bytes).ok()
+}
+
+fn changed(seq: u64, detail: &str) -> Damage {
+    Damage { seq, kind: DamageKind::Changed, detail: format!("record {seq} was changed: {detail}") }
+}
+
+/// Checks a sequence of checkpoints (file order): numbers step by one and each links to
+/// the one before. The first checkpoint may be any number (an auditor's file can start
+/// late); a later jump is a gap.
+pub fn check_sequence(checkpoints: &[Checkpoint]) -> Result<(), Damage> {
+    for pair in checkpoints.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if b.number != a.number + 1 || b.prev != a.body_hash() {
+            let missing = b.number.saturating_sub(a.number + 1);
+            return Err(Damage {
+                seq: a.size,
+                kind: DamageKind::CheckpointGap,
+                detail: format!(
+                    "after checkpoint #{} (size {}) comes #{} (size {}): {missing} checkpoint(s) missing",
+                    a.number, a.size, b.number, b.size
+                ),
+            });
+        }
+        if b.size < a.size {
+            return Err(Damage {
+                seq: b.size,
+                kind: DamageKind::CheckpointInconsistent,
+                detail: format!("checkpoint #{} has a smaller size than #{}", b.number, a.number),
+            });
+        }
+    }
+    Ok(())
+}
