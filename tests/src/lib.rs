@@ -162,7 +162,28 @@ pub fn default_config() -> String {
     let path = workspace_root().join("policy.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let text = set_value(&text, "listen", "\"127.0.0.1:0\"");
+    // Relative paths in policy.toml are relative to its directory; the test's copy lives
+    // elsewhere, so point them back into the repository.
+    let examples = format!("path = \"{}/examples/", workspace_root().display());
+    let text = text.replace("path = \"examples/", &examples);
     set_value(&text, "data_dir", DATA_DIR_PLACEHOLDER)
+}
+
+/// `config` without its `[[lookup]]` tables, for tests that bring their own.
+pub fn without_lookups(config: &str) -> String {
+    let mut out = String::with_capacity(config.len());
+    let mut in_lookup = false;
+    for line in config.lines() {
+        let header = line.trim_start();
+        if header.starts_with('[') {
+            in_lookup = header.starts_with("[[lookup]]");
+        }
+        if !in_lookup {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// What a test policy does when it fails.

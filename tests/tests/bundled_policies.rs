@@ -3,7 +3,7 @@
 //! `GET /v1/alerts`, their tags and enrichment in the stored events.
 //!
 //! Times that matter (off-hours, travel) come from each event's `time`, never the clock.
-//! The geo tests need the gateway's `[[lookup]]` tables (examples/geo-cidr.csv).
+//! The geo tests use the default `[[lookup]] geo` table (examples/geo-cidr.csv).
 
 use auditgate_tests::*;
 use serde_json::{Value, json};
@@ -24,16 +24,6 @@ fn builtin(name: &str, on_error: &str, actions: Option<&[&str]>, config: &str) -
     s.push_str(config);
     s.push('\n');
     s
-}
-
-/// The example CIDR table as a `[[lookup]]` named `geo` (absolute path: the test's config
-/// lives in a temporary directory).
-fn geo_table() -> String {
-    let path = workspace_root().join("examples").join("geo-cidr.csv");
-    format!(
-        "\n[[lookup]]\nname = \"geo\"\npath = {}\nformat = \"csv\"\nkind = \"cidr\"\n",
-        toml_str(&path.to_string_lossy())
-    )
 }
 
 /// The default `policy.toml` with enrich-context's time zone set.
@@ -187,7 +177,7 @@ fn user_agent_classes_are_stored_with_the_event() {
         json!({"device": "bot", "bot": true, "bot_name": "sqlmap", "scanner": true})
     );
     assert_eq!(tags(&rec), ["scanner"]);
-    // No user agent (and no geo table, no time zone): the event is stored as sent.
+    // No user agent, no ip (so no geo), no time zone: the event is stored as sent.
     let seq = gw.ingest_one(&json!({"action": "api.call", "outcome": "success", "details": {"k": 1}}));
     assert_eq!(record(&gw, seq)["details"], json!({"k": 1}));
 }
@@ -245,12 +235,12 @@ fn anomaly_privilege_change_off_hours_and_scanner_alerts() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Geo: these need the gateway's [[lookup]] tables.
+// Geo: from the default policy.toml's [[lookup]] geo table.
 // ---------------------------------------------------------------------------------------
 
 #[test]
 fn geo_enrichment_from_the_cidr_table() {
-    let gw = Gateway::start(&(default_config() + &geo_table()));
+    let gw = Gateway::start(&default_config());
     let at = |ip: &str| {
         record(
             &gw,
@@ -272,8 +262,7 @@ fn geo_enrichment_from_the_cidr_table() {
 
 #[test]
 fn new_country_and_impossible_travel_from_enriched_logins() {
-    let config =
-        default_config() + &builtin("alert-anomaly", "skip", Some(&["user.login"]), "") + &geo_table();
+    let config = default_config() + &builtin("alert-anomaly", "skip", Some(&["user.login"]), "");
     let gw = Gateway::start(&config);
     let login = |ip: &str, time: &str| {
         gw.ingest_one(

@@ -27,11 +27,12 @@ fn probe_spec(name: &str, on_error: OnError) -> PolicySpec {
     PolicySpec::new(name, &test_policies().host_probe, on_error)
 }
 
-/// The default config, the probe policy (plus `more`), the tables and `extra` TOML.
+/// The default config with the fixture tables instead of its own, the probe policy (plus
+/// `more`) and `extra` TOML.
 fn config_with(extra: &str, more: &[PolicySpec]) -> String {
     let mut policies = vec![probe_spec(PROBE, OnError::Reject).actions(&["probe.*"])];
     policies.extend_from_slice(more);
-    let mut c = with_policies(&default_config(), &policies);
+    let mut c = with_policies(&without_lookups(&default_config()), &policies);
     c.push_str(&lookup_tables());
     c.push_str(extra);
     c
@@ -345,7 +346,8 @@ fn a_bad_lookup_file_fails_start_up_naming_table_file_and_line() {
     )
     .expect("write table");
     let data = dir.path().join("data");
-    let base = default_config().replace(DATA_DIR_PLACEHOLDER, &toml_str(&data.to_string_lossy()));
+    let base =
+        without_lookups(&default_config()).replace(DATA_DIR_PLACEHOLDER, &toml_str(&data.to_string_lossy()));
     let config = dir.path().join("policy.toml");
     std::fs::write(
         &config,
