@@ -5,6 +5,7 @@
 //! The map of the code is in `ARCHITECTURE.md` at the repository root.
 
 pub mod auth;
+pub mod authoring;
 pub mod builtin;
 pub mod config;
 pub mod engine;

@@ -55,6 +55,11 @@ enum Command {
         /// The key. Read from standard input when omitted (keeps it out of shell history).
         key: Option<String>,
     },
+    /// Write and try policies: `policy new`, `policy test`.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -159,6 +164,82 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(!key.is_empty(), "the key is empty");
             println!("{}", auditgate::auth::hash_key(&key));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy { command } => run_policy(command).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Write a new policy crate NAME (in --dir, default the current directory).
+    New {
+        /// The crate's name (letters, digits, `-`, `_`).
+        name: String,
+        /// The directory to create the crate in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The auditgate-sdk crate to depend on (default: the sdk/ of the enclosing
+        /// Auditgate checkout).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Run a compiled policy on events (one JSON object per line) in the gateway's engine
+    /// and print each decision and resulting event. Exits non-zero if any event failed.
+    Test {
+        /// A `.wasm` component or `builtin:NAME`.
+        #[arg(long)]
+        policy: String,
+        /// A TOML file with the policy's config (the keys of its `[policy.config]`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The events file (JSON lines); `-` reads standard input.
+        #[arg(long)]
+        events: PathBuf,
+        /// One JSON object per event instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn run_policy(command: PolicyCommand) -> anyhow::Result<()> {
+    use auditgate::authoring::policy_test::{OutputFormat, PolicyTester};
+    use auditgate::authoring::scaffold::{self, SdkSource};
+    match command {
+        PolicyCommand::New { name, dir, sdk } => {
+            let made = scaffold::scaffold(&name, &dir, sdk.as_deref())?;
+            println!("created {}", made.root.display());
+            if made.sdk == SdkSource::Placeholder {
+                println!(
+                    "note: auditgate-sdk is not on crates.io and no Auditgate checkout holds {}: set its \
+                     path in Cargo.toml (now {:?}) or run again with --sdk PATH",
+                    made.root.display(),
+                    scaffold::SDK_PLACEHOLDER
+                );
+            }
+            println!(
+                "next: cd {} && cargo test && cargo build --release --target wasm32-wasip2",
+                made.root.display()
+            );
+            Ok(())
+        }
+        PolicyCommand::Test { policy, config, events, json } => {
+            let tester = PolicyTester::load(&policy, config.as_deref())?;
+            let format = if json { OutputFormat::Json } else { OutputFormat::Text };
+            let mut out = std::io::stdout().lock();
+            let summary = if events.as_os_str() == "-" {
+                tester.run(std::io::stdin().lock(), &mut out, format)?
+            } else {
+                let file = std::fs::File::open(&events)
+                    .with_context(|| format!("cannot open the events file {}", events.display()))?;
+                tester.run(std::io::BufReader::new(file), &mut out, format)?
+            };
+            anyhow::ensure!(
+                summary.failed == 0,
+                "{} of {} events failed (see above)",
+                summary.failed,
+                summary.events
+            );
+            Ok(())
         }
     }
 }

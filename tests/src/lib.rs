@@ -115,6 +115,33 @@ pub fn test_policies() -> &'static TestPolicies {
     })
 }
 
+/// The example policy `examples/custom-policy`, built for wasm32-wasip2 (once per test
+/// process) the way an author builds a policy that is not bundled.
+pub fn custom_policy() -> &'static Path {
+    static POLICY: OnceLock<PathBuf> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let wasm_target = target_dir().join("wasm-policies");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let output = Command::new(cargo)
+            .args(["build", "--target", "wasm32-wasip2", "--profile", "policy", "-p", "custom-policy"])
+            .env("CARGO_TARGET_DIR", &wasm_target)
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run cargo to build examples/custom-policy");
+        if !output.status.success() {
+            panic!(
+                "building examples/custom-policy failed ({}):\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let path = wasm_target.join("wasm32-wasip2").join("policy").join("custom_policy.wasm");
+        assert!(path.is_file(), "cargo succeeded but {} is missing", path.display());
+        path
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // Configuration
 // ---------------------------------------------------------------------------------------

@@ -63,6 +63,15 @@ pub struct Processed {
     pub alerts: Vec<NewAlert>,
 }
 
+/// What one policy decided for one event, before the host applied it: kept by
+/// [`PolicyEngine::process_traced`] so `auditgate policy test` can show authors the patches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub policy: String,
+    /// The decision, or why the policy failed on the event (error result, trap, timeout).
+    pub decision: Result<DecisionOut, String>,
+}
+
 /// Call and error counts of one policy, for metrics and readiness.
 #[derive(Debug, Default)]
 pub struct PolicyStats {
@@ -106,6 +115,8 @@ struct InFlight {
     tags: Vec<String>,
     alerts: Vec<NewAlert>,
     done: Option<ChainOutcome>,
+    /// Each policy's decision, when tracing.
+    steps: Vec<Step>,
 }
 
 impl PolicyEngine {
@@ -201,6 +212,25 @@ impl PolicyEngine {
     /// Runs `events` through the chain. Blocking (wasm runs on this thread): call it from
     /// a blocking-capable thread. One outcome per event, in order.
     pub fn process(&self, events: Vec<ValidEvent>, received: DateTime<Utc>) -> Vec<ChainOutcome> {
+        self.run(events, received, false).into_iter().map(|(outcome, _)| outcome).collect()
+    }
+
+    /// [`PolicyEngine::process`], also returning what each policy decided for each event
+    /// (in chain order; a policy whose `actions` filter skipped the event is absent).
+    pub fn process_traced(
+        &self,
+        events: Vec<ValidEvent>,
+        received: DateTime<Utc>,
+    ) -> Vec<(ChainOutcome, Vec<Step>)> {
+        self.run(events, received, true)
+    }
+
+    fn run(
+        &self,
+        events: Vec<ValidEvent>,
+        received: DateTime<Utc>,
+        trace: bool,
+    ) -> Vec<(ChainOutcome, Vec<Step>)> {
         let mut flights: Vec<InFlight> = events
             .into_iter()
             .map(|event| InFlight {
@@ -210,6 +240,7 @@ impl PolicyEngine {
                 tags: Vec::new(),
                 alerts: Vec::new(),
                 done: None,
+                steps: Vec::new(),
             })
             .collect();
         for policy in &self.policies {
@@ -233,6 +264,9 @@ impl PolicyEngine {
                 .collect();
             let results = self.evaluate(policy, &inputs);
             for (&i, result) in chosen.iter().zip(results) {
+                if trace {
+                    flights[i].steps.push(Step { policy: policy.name.clone(), decision: result.clone() });
+                }
                 let outcome = result.and_then(|d| self.apply(policy, &mut flights[i], d, received));
                 if let Err(error) = outcome {
                     policy.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -257,12 +291,13 @@ impl PolicyEngine {
         flights
             .into_iter()
             .map(|f| {
-                f.done.unwrap_or(ChainOutcome::Pass(Processed {
+                let outcome = f.done.unwrap_or(ChainOutcome::Pass(Processed {
                     event: f.event,
                     redacted: f.redacted,
                     tags: f.tags,
                     alerts: f.alerts,
-                }))
+                }));
+                (outcome, f.steps)
             })
             .collect()
     }
