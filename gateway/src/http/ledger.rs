@@ -13,6 +13,7 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::error::ApiError;
 use crate::config::Role;
+use crate::ledger::bundle::ProofBundle;
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::merkle::Hash;
 use crate::store::StoreError;
@@ -98,17 +99,10 @@ pub async fn inclusion(
             .record_bytes(seq)
             .map_err(store_error)?
             .ok_or_else(|| ApiError::not_found("no such event"))?;
-        let record: Value =
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::unavailable(e.to_string()))?;
         let proof = store.inclusion_proof(seq, cp.size).map_err(store_error)?;
-        Ok(Json(json!({
-            "seq": seq,
-            "leaf_index": seq - 1,
-            "tree_size": cp.size,
-            "record": record,
-            "proof": b64_all(&proof),
-            "checkpoint": note,
-        })))
+        let bundle =
+            ProofBundle::new(seq, &bytes, &proof, &note).map_err(|e| ApiError::unavailable(e.to_string()))?;
+        serde_json::to_value(bundle).map(Json).map_err(|e| ApiError::unavailable(e.to_string()))
     })
     .await
 }

@@ -88,6 +88,9 @@ pub struct LogWalker {
     prev: Hash,
     tree: Frontier,
     broken: Option<BrokenLink>,
+    /// A checkpoint whose root differs at the last record: the next record's link says
+    /// whether that record was changed (link broken) or the log was re-chained (intact).
+    mismatch: Option<(u64, u64)>,
     /// Checkpoint roots still to compare, by size.
     checkpoints: BTreeMap<u64, (u64, Hash)>,
 }
@@ -100,6 +103,7 @@ impl LogWalker {
             prev: [0; 32],
             tree: Frontier::default(),
             broken: None,
+            mismatch: None,
             checkpoints: checkpoints.iter().map(|c| (c.size, (c.number, c.root))).collect(),
         }
     }
@@ -147,6 +151,11 @@ impl LogWalker {
             });
         }
         let link_ok = h.prev.len() == 64 && h.prev.as_bytes() == hex::encode(self.prev).as_bytes();
+        if let Some((size, number)) = self.mismatch.take()
+            && link_ok
+        {
+            return Err(rewritten(size, number));
+        }
         if !link_ok {
             self.broken = Some(BrokenLink { seq, leaf });
         }
@@ -158,13 +167,7 @@ impl LogWalker {
             && root != self.tree.root()
             && self.broken.is_none()
         {
-            return Err(Damage {
-                seq: size,
-                kind: DamageKind::CheckpointInconsistent,
-                detail: format!(
-                    "signed checkpoint #{number} of size {size} has a different root than the log: the records up to {size} were rewritten"
-                ),
-            });
+            self.mismatch = Some((size, number));
         }
         Ok(())
     }
@@ -176,6 +179,9 @@ impl LogWalker {
                 b.seq - 1,
                 &format!("its hash does not match the `prev` of record {} (the last one)", b.seq),
             ));
+        }
+        if let Some((size, number)) = self.mismatch.take() {
+            return Err(rewritten(size, number));
         }
         if let Some((&size, &(number, _))) = self.checkpoints.iter().next_back() {
             return Err(Damage {
@@ -193,6 +199,16 @@ impl LogWalker {
 
 fn header(bytes: &[u8]) -> Option<Header<'_>> {
     serde_json::from_slice::<Header<'_>>(bytes).ok()
+}
+
+fn rewritten(size: u64, number: u64) -> Damage {
+    Damage {
+        seq: size,
+        kind: DamageKind::CheckpointInconsistent,
+        detail: format!(
+            "signed checkpoint #{number} of size {size} has a different root than the log: the records up to {size} were rewritten"
+        ),
+    }
 }
 
 fn changed(seq: u64, detail: &str) -> Damage {
