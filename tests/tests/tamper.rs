@@ -290,3 +290,41 @@ fn a_proof_bundle_with_one_changed_byte_fails_proof_verify() {
         assert!(run.stdout.starts_with("FAILED"), "{run:?}");
     }
 }
+
+#[test]
+fn the_verify_endpoint_names_the_damaged_record_and_honours_a_range() {
+    let mut s = ingest_and_stop(true, |gw| {
+        let (status, body) = gw.get(AUDITOR_KEY, "/v1/verify");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], json!("ok"), "{body}");
+        assert_eq!((body["from"].as_u64(), body["to"].as_u64()), (Some(1), Some(RECORDS)), "{body}");
+        assert_eq!(body["records"], json!(RECORDS), "{body}");
+        assert_eq!(body["checkpoints"], json!(4), "checkpoints at 5, 10, 15, 20: {body}");
+        let (status, body) = gw.get(INGEST_KEY, "/v1/verify");
+        assert_error(status, &body, 403, "forbidden", &[]);
+    });
+    let db = DataDir::open(&s.data());
+    let mut bytes = db.record(8);
+    xor_byte_after(&mut bytes, b"\"user\":\"");
+    db.put_record(8, &bytes);
+    db.close();
+    s.gw.restart();
+    let gw = &s.gw;
+    let (status, body) = gw.get(AUDITOR_KEY, "/v1/verify");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], json!("damaged"), "{body}");
+    assert_eq!((body["seq"].as_u64(), body["kind"].as_str()), (Some(8), Some("changed")), "{body}");
+    assert_eq!(body["checkpoints"], json!(5), "and the one made at close: {body}");
+    let (_, body) = gw.get(AUDITOR_KEY, "/v1/verify?from=7&to=9");
+    assert_eq!((body["seq"].as_u64(), body["kind"].as_str()), (Some(8), Some("changed")), "{body}");
+    let (_, body) = gw.get(AUDITOR_KEY, "/v1/verify?from=1&to=7");
+    assert_eq!(body["status"], json!("ok"), "{body}");
+    assert_eq!((body["records"].as_u64(), body["checkpoints"].as_u64()), (Some(7), Some(1)), "{body}");
+    let (_, body) = gw.get(AUDITOR_KEY, "/v1/verify?from=12&to=14");
+    assert_eq!((body["status"].as_str(), body["records"].as_u64()), (Some("ok"), Some(3)), "{body}");
+    assert!(body["warning"].as_str().is_some_and(|w| w.contains("truncation")), "{body}");
+    for bad in ["from=0", "to=24", "from=9&to=8", "from=x", "seq=3"] {
+        let (status, body) = gw.get(AUDITOR_KEY, &format!("/v1/verify?{bad}"));
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}

@@ -108,7 +108,26 @@ impl LogWalker {
         }
     }
 
-    /// Records checked so far.
+    /// A walker that continues at `seq` after a record whose leaf hash is `prev`, with
+    /// the tree of the records before (`frontier`); checkpoints smaller than `seq - 1`
+    /// are ignored.
+    pub fn resume(seq: u64, prev: Hash, frontier: Frontier, checkpoints: &[Checkpoint]) -> LogWalker {
+        let before = seq.saturating_sub(1);
+        LogWalker {
+            expected: seq.max(1),
+            prev,
+            tree: frontier,
+            broken: None,
+            mismatch: None,
+            checkpoints: checkpoints
+                .iter()
+                .filter(|c| c.size > before)
+                .map(|c| (c.size, (c.number, c.root)))
+                .collect(),
+        }
+    }
+
+    /// Records checked so far (from the start of the log, for a resumed walk).
     pub fn checked(&self) -> u64 {
         self.expected - 1
     }

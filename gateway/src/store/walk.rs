@@ -1,0 +1,69 @@
+//! One walk over the stored log with [`LogWalker`], shared by `auditgate verify` (a
+//! stopped data directory, `offline`) and `GET /v1/verify` (the running store).
+
+use crate::ledger::checkpoint::Checkpoint;
+use crate::ledger::merkle::Frontier;
+use crate::ledger::verify::{Damage, LogWalker};
+
+use super::chain::{self, SledNodes};
+use super::error::StoreError;
+use super::keys::{read_u64, u64_key};
+use super::trees::Trees;
+
+/// How often the walk reports progress (records).
+const PROGRESS_EVERY: u64 = 65_536;
+
+/// What one walk found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Walked {
+    /// Records that passed (from `from` on).
+    pub records: u64,
+    /// The first damage, if any.
+    pub damage: Option<Damage>,
+}
+
+/// Walks the records with keys `from..=to` (`to = None`: to the end of the log tree),
+/// comparing `checkpoints` on the way; `progress(done, total)` now and then.
+///
+/// From `from > 1` on, the walk starts from the stored record `from - 1` (its hash is the
+/// expected `prev`) and the stored Merkle subtrees left of `from` (for checkpoint roots).
+pub(crate) fn walk(
+    trees: &Trees,
+    from: u64,
+    to: Option<u64>,
+    checkpoints: &[Checkpoint],
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Walked, StoreError> {
+    let from = from.max(1);
+    let mut walker = if from == 1 {
+        LogWalker::new(checkpoints)
+    } else {
+        let before = from - 1;
+        let frontier = Frontier::load(&SledNodes { trees }, before)?;
+        LogWalker::resume(from, chain::head_at(trees, before)?, frontier, checkpoints)
+    };
+    let start = u64_key(from);
+    let total = match to {
+        Some(to) => to.saturating_sub(from - 1),
+        None => trees.log.len() as u64,
+    };
+    let range = match to {
+        Some(to) => trees.log.range(start..=u64_key(to)),
+        None => trees.log.range(start..),
+    };
+    let mut done = 0u64;
+    for item in range {
+        let (key, value) = item?;
+        if let Err(d) = walker.push(read_u64(&key)?, &value) {
+            return Ok(Walked { records: walker.checked() - (from - 1), damage: Some(d) });
+        }
+        done += 1;
+        if done.is_multiple_of(PROGRESS_EVERY) {
+            progress(done, total);
+        }
+    }
+    progress(done, total);
+    let records = walker.checked() - (from - 1);
+    let damage = walker.finish().err();
+    Ok(Walked { records, damage })
+}
