@@ -14,3 +14,4 @@ pub mod ingest;
 pub mod ledger;
 pub mod server;
 pub mod store;
+pub mod witness;
