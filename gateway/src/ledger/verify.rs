@@ -261,3 +261,140 @@ pub fn check_sequence(checkpoints: &[Checkpoint]) -> Result<(), Damage> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `n` chained records and checkpoints (numbers 1..) at `sizes`.
+    fn log(n: u64, sizes: &[u64]) -> (Vec<Vec<u8>>, Vec<Checkpoint>) {
+        let mut prev = [0u8; 32];
+        let mut tree = Frontier::default();
+        let mut records = Vec::new();
+        let mut cps = Vec::new();
+        for seq in 1..=n {
+            let bytes = serde_json::to_vec(
+                &json!({"prev": hex::encode(prev), "seq": seq, "user": format!("u{seq}")}),
+            )
+            .expect("json");
+            prev = merkle::leaf_hash(&bytes);
+            tree.push(prev, |_, _, _| {});
+            records.push(bytes);
+            if sizes.contains(&seq) {
+                let number = cps.len() as u64 + 1;
+                cps.push(Checkpoint {
+                    origin: "o".into(),
+                    size: seq,
+                    root: tree.root(),
+                    number,
+                    prev: [0; 32],
+                });
+            }
+        }
+        (records, cps)
+    }
+
+    fn walk(records: &[Vec<u8>], cps: &[Checkpoint]) -> Result<u64, Damage> {
+        let mut w = LogWalker::new(cps);
+        for (i, r) in records.iter().enumerate() {
+            w.push(i as u64 + 1, r)?;
+        }
+        w.finish()
+    }
+
+    fn kind(r: Result<u64, Damage>) -> (u64, DamageKind) {
+        let d = r.expect_err("damage");
+        (d.seq, d.kind)
+    }
+
+    #[test]
+    fn an_intact_log_passes_and_truncation_is_named() {
+        let (records, cps) = log(12, &[4, 8, 12]);
+        assert_eq!(walk(&records, &cps), Ok(12));
+        assert_eq!(kind(walk(&records[..10], &cps)), (11, DamageKind::Truncated));
+    }
+
+    #[test]
+    fn a_changed_record_is_named_even_at_a_checkpoint_size() {
+        for i in [1u64, 3, 4, 8, 11] {
+            let (mut records, cps) = log(12, &[4, 8, 12]);
+            let r = &mut records[i as usize - 1];
+            let at = r.len() - 3;
+            r[at] ^= 1;
+            assert_eq!(kind(walk(&records, &cps)), (i, DamageKind::Changed), "record {i}");
+        }
+    }
+
+    #[test]
+    fn a_changed_last_record_is_caught_by_its_checkpoint() {
+        let (mut records, cps) = log(12, &[4, 8, 12]);
+        let r = &mut records[11];
+        let at = r.len() - 3;
+        r[at] ^= 1;
+        assert_eq!(kind(walk(&records, &cps)), (12, DamageKind::CheckpointInconsistent));
+    }
+
+    #[test]
+    fn a_rechained_log_is_checkpoint_inconsistent_and_moves_are_named() {
+        let (records, cps) = log(12, &[4, 8, 12]);
+        let mut rechained = records.clone();
+        // A consistent chain with different content: the first checkpoint tells.
+        for r in &mut rechained {
+            *r = String::from_utf8(r.clone()).expect("utf8").replace("\"u", "\"v").into_bytes();
+        }
+        let mut prev = [0u8; 32];
+        for (i, r) in rechained.iter_mut().enumerate() {
+            let mut v: serde_json::Value = serde_json::from_slice(r).expect("json");
+            v["prev"] = json!(hex::encode(prev));
+            v["seq"] = json!(i as u64 + 1);
+            *r = serde_json::to_vec(&v).expect("json");
+            prev = merkle::leaf_hash(r);
+        }
+        assert_eq!(kind(walk(&rechained, &cps)), (4, DamageKind::CheckpointInconsistent));
+        let mut swapped = records.clone();
+        swapped.swap(5, 6);
+        assert_eq!(kind(walk(&swapped, &cps)), (6, DamageKind::Reordered));
+        let mut w = LogWalker::new(&cps);
+        let mut found = None;
+        for (i, r) in records.iter().enumerate().filter(|(i, _)| *i != 2) {
+            if let Err(d) = w.push(i as u64 + 1, r) {
+                found = Some((d.seq, d.kind));
+                break;
+            }
+        }
+        assert_eq!(found, Some((3, DamageKind::Missing)));
+    }
+
+    #[test]
+    fn a_resumed_walk_checks_the_rest() {
+        let (records, cps) = log(12, &[4, 8, 12]);
+        let mut tree = Frontier::default();
+        for r in &records[..5] {
+            tree.push(merkle::leaf_hash(r), |_, _, _| {});
+        }
+        let mut w = LogWalker::resume(6, merkle::leaf_hash(&records[4]), tree, &cps);
+        for (i, r) in records.iter().enumerate().skip(5) {
+            w.push(i as u64 + 1, r).expect("intact");
+        }
+        assert_eq!(w.finish(), Ok(12));
+    }
+
+    #[test]
+    fn checkpoint_gaps_are_named() {
+        let (_, cps) = log(12, &[2, 4, 6, 8, 10]);
+        let linked: Vec<Checkpoint> = cps
+            .iter()
+            .scan([0u8; 32], |prev, c| {
+                let c = Checkpoint { prev: *prev, ..c.clone() };
+                *prev = c.body_hash();
+                Some(c)
+            })
+            .collect();
+        assert_eq!(check_sequence(&linked), Ok(()));
+        let gap: Vec<Checkpoint> = [0, 3, 4].iter().map(|&i| linked[i].clone()).collect();
+        let d = check_sequence(&gap).expect_err("gap");
+        assert_eq!((d.seq, d.kind), (2, DamageKind::CheckpointGap));
+        assert!(d.detail.contains("2 checkpoint(s) missing"), "{d}");
+    }
+}
