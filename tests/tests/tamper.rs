@@ -62,7 +62,7 @@ fn event(i: u64) -> Value {
 fn ingest_and_stop(checkpoints: bool, while_up: impl FnOnce(&Gateway)) -> Stopped {
     let (private, public) = keygen();
     let section = if checkpoints {
-        format!("\n[checkpoints]\nevery_events = 5\nkey = {}\n", toml_str(&private))
+        format!("\n[checkpoints]\nevery_events = 5\nevery_secs = 3600\nkey = {}\n", toml_str(&private))
     } else {
         "\n[checkpoints]\nenabled = false\n".to_string()
     };
