@@ -101,6 +101,17 @@ impl DataDir {
         }
     }
 
+    /// Flips one bit of the stored Merkle subtree `(level, index)` (key: level ‖ index
+    /// u64 BE in the `merkle` tree); the records stay as they are.
+    pub fn corrupt_merkle_node(&self, level: u8, index: u64) {
+        let mut key = vec![level];
+        key.extend_from_slice(&index.to_be_bytes());
+        let tree = self.tree("merkle");
+        let mut hash = tree.get(&key).expect("read").expect("the node is stored").to_vec();
+        hash[0] ^= 1;
+        tree.insert(key, hash).expect("write");
+    }
+
     /// Flushes and closes.
     pub fn close(self) {
         self.db.flush().expect("flush");

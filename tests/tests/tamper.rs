@@ -52,7 +52,7 @@ fn keygen() -> (String, String) {
 
 fn event(i: u64) -> Value {
     json!({
-        "action": "user.login", "outcome": if i % 3 == 0 { "failure" } else { "success" },
+        "action": "user.login", "outcome": if i.is_multiple_of(3) { "failure" } else { "success" },
         "user": format!("user-{i}"), "ip": "203.0.113.7", "time": "2026-01-02T03:04:05Z",
     })
 }
@@ -182,6 +182,17 @@ fn a_rewritten_and_rechained_log_no_longer_matches_the_signed_checkpoint() {
     let run = s.verify(true);
     assert_eq!(failure(&run), (5, "checkpoint-inconsistent".to_string()), "{run:?}");
     assert!(run.stdout.contains("checkpoint #1"), "{run:?}");
+}
+
+#[test]
+fn a_changed_stored_merkle_subtree_is_named() {
+    let s = ingest_and_stop(true, |_| {});
+    let db = DataDir::open(&s.data());
+    // Level 4, index 0: the subtree over records 1..=16 that proofs are built from.
+    db.corrupt_merkle_node(4, 0);
+    db.close();
+    let run = s.verify(true);
+    assert_eq!(failure(&run), (16, "tree-node-changed".to_string()), "{run:?}");
 }
 
 /// The notes of the checkpoint file, in order.

@@ -32,6 +32,8 @@ pub enum DamageKind {
     CheckpointInconsistent,
     /// Checkpoints are missing from the sequence (numbers skip, links break).
     CheckpointGap,
+    /// A stored Merkle subtree (what proofs are made of) differs from the records.
+    TreeNode,
 }
 
 impl DamageKind {
@@ -45,6 +47,7 @@ impl DamageKind {
             DamageKind::SignatureInvalid => "signature-invalid",
             DamageKind::CheckpointInconsistent => "checkpoint-inconsistent",
             DamageKind::CheckpointGap => "checkpoint-gap",
+            DamageKind::TreeNode => "tree-node-changed",
         }
     }
 }
@@ -91,6 +94,10 @@ pub struct LogWalker {
     /// A checkpoint whose root differs at the last record: the next record's link says
     /// whether that record was changed (link broken) or the log was re-chained (intact).
     mismatch: Option<(u64, u64)>,
+    /// Perfect subtrees completed by the last push, from `nodes_from` up, for the caller
+    /// to compare with stored ones.
+    nodes: Vec<(u8, u64, Hash)>,
+    nodes_from: Option<u8>,
     /// Checkpoint roots still to compare, by size.
     checkpoints: BTreeMap<u64, (u64, Hash)>,
 }
@@ -104,6 +111,8 @@ impl LogWalker {
             tree: Frontier::default(),
             broken: None,
             mismatch: None,
+            nodes: Vec::new(),
+            nodes_from: None,
             checkpoints: checkpoints.iter().map(|c| (c.size, (c.number, c.root))).collect(),
         }
     }
@@ -119,12 +128,26 @@ impl LogWalker {
             tree: frontier,
             broken: None,
             mismatch: None,
+            nodes: Vec::new(),
+            nodes_from: None,
             checkpoints: checkpoints
                 .iter()
                 .filter(|c| c.size > before)
                 .map(|c| (c.size, (c.number, c.root)))
                 .collect(),
         }
+    }
+
+    /// Also hands out the perfect subtrees of level `level` and above that each record
+    /// completes (see [`LogWalker::completed_nodes`]).
+    pub fn with_nodes_from(mut self, level: u8) -> LogWalker {
+        self.nodes_from = Some(level);
+        self
+    }
+
+    /// The subtrees `(level, index, hash)` the last accepted record completed.
+    pub fn completed_nodes(&self) -> &[(u8, u64, Hash)] {
+        &self.nodes
     }
 
     /// Records checked so far (from the start of the log, for a resumed walk).
@@ -178,7 +201,17 @@ impl LogWalker {
         if !link_ok {
             self.broken = Some(BrokenLink { seq, leaf });
         }
-        self.tree.push(leaf, |_, _, _| {});
+        self.nodes.clear();
+        if let Some(from) = self.nodes_from {
+            let nodes = &mut self.nodes;
+            self.tree.push(leaf, |level, index, h| {
+                if level >= from {
+                    nodes.push((level, index, *h));
+                }
+            });
+        } else {
+            self.tree.push(leaf, |_, _, _| {});
+        }
         self.prev = leaf;
         self.expected += 1;
         let size = self.tree.size();

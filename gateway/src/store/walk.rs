@@ -3,7 +3,8 @@
 
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::merkle::Frontier;
-use crate::ledger::verify::{Damage, LogWalker};
+use crate::ledger::merkle::Hash;
+use crate::ledger::verify::{Damage, DamageKind, LogWalker};
 
 use super::chain::{self, SledNodes};
 use super::error::StoreError;
@@ -35,13 +36,14 @@ pub(crate) fn walk(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Walked, StoreError> {
     let from = from.max(1);
-    let mut walker = if from == 1 {
+    let walker = if from == 1 {
         LogWalker::new(checkpoints)
     } else {
         let before = from - 1;
         let frontier = Frontier::load(&SledNodes { trees }, before)?;
         LogWalker::resume(from, chain::head_at(trees, before)?, frontier, checkpoints)
     };
+    let mut walker = walker.with_nodes_from(chain::STORED_FROM_LEVEL);
     let start = u64_key(from);
     let total = match to {
         Some(to) => to.saturating_sub(from - 1),
@@ -54,7 +56,11 @@ pub(crate) fn walk(
     let mut done = 0u64;
     for item in range {
         let (key, value) = item?;
-        if let Err(d) = walker.push(read_u64(&key)?, &value) {
+        let seq = read_u64(&key)?;
+        if let Err(d) = walker.push(seq, &value) {
+            return Ok(Walked { records: walker.checked() - (from - 1), damage: Some(d) });
+        }
+        if let Some(d) = check_nodes(trees, seq, walker.completed_nodes())? {
             return Ok(Walked { records: walker.checked() - (from - 1), damage: Some(d) });
         }
         done += 1;
@@ -66,4 +72,24 @@ pub(crate) fn walk(
     let records = walker.checked() - (from - 1);
     let damage = walker.finish().err();
     Ok(Walked { records, damage })
+}
+
+/// Compares the subtrees a record completed with the stored ones (proofs are made of
+/// them): a missing or different one is named by the last record it covers.
+fn check_nodes(trees: &Trees, seq: u64, nodes: &[(u8, u64, Hash)]) -> Result<Option<Damage>, StoreError> {
+    for &(level, index, hash) in nodes {
+        let stored = trees.merkle.get(chain::node_key(level, index))?;
+        if stored.as_deref() != Some(&hash[..]) {
+            let what = if stored.is_some() { "differs from" } else { "is missing for" };
+            return Ok(Some(Damage {
+                seq,
+                kind: DamageKind::TreeNode,
+                detail: format!(
+                    "the stored Merkle subtree (level {level}, index {index}) {what} records {}..={seq}: proofs from this store would not verify",
+                    (index << level) + 1
+                ),
+            }));
+        }
+    }
+    Ok(None)
 }
