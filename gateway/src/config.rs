@@ -105,6 +105,13 @@ pub struct CheckpointsConfig {
     /// The file every checkpoint is appended to; must be outside `data_dir`.
     /// Default: `<data_dir>.checkpoints` beside the data directory.
     pub file: Option<PathBuf>,
+    /// `http://` URLs each new checkpoint is POSTed to (`text/plain`, the signed note).
+    /// Failures are logged and retried; ingest never waits for a witness.
+    pub witnesses: Vec<String>,
+    /// Time limit of one POST to a witness.
+    pub witness_timeout_secs: u64,
+    /// Seconds between attempts to reach a witness that failed.
+    pub witness_retry_secs: u64,
 }
 
 impl Default for CheckpointsConfig {
@@ -117,6 +124,9 @@ impl Default for CheckpointsConfig {
             key_file: None,
             key: None,
             file: None,
+            witnesses: Vec::new(),
+            witness_timeout_secs: 10,
+            witness_retry_secs: 30,
         }
     }
 }
@@ -441,6 +451,22 @@ impl Config {
         }
         if cp.every_secs == 0 {
             return Err(invalid("checkpoints.every_secs".into(), "expected a positive number of seconds"));
+        }
+        for (i, url) in cp.witnesses.iter().enumerate() {
+            let host =
+                url.strip_prefix("http://").map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+            if host.is_none_or(str::is_empty) || url.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    format!("checkpoints.witnesses[{i}]"),
+                    "expected an http://host[:port]/path URL (https is not supported: put a TLS proxy in front)",
+                ));
+            }
+        }
+        if cp.witness_timeout_secs == 0 || cp.witness_retry_secs == 0 {
+            return Err(invalid(
+                "checkpoints.witness_timeout_secs / witness_retry_secs".into(),
+                "expected a positive number of seconds",
+            ));
         }
         if self.checkpoint_file_path().starts_with(&self.storage.data_dir) {
             return Err(invalid(

@@ -15,3 +15,4 @@ pub mod ingest;
 pub mod ledger;
 pub mod server;
 pub mod store;
+pub mod witness;

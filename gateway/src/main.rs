@@ -46,9 +46,14 @@ enum Command {
         /// An external checkpoint file (the one the gateway appends to, or an auditor's copy).
         #[arg(long)]
         checkpoints: Option<PathBuf>,
-        /// The log's public key (`name+id+base64`), as printed at start-up.
+        /// The log's public key (`name+id+base64`, as printed at start-up) or a file holding it.
         #[arg(long)]
         public_key: Option<String>,
+    },
+    /// Single-record proof bundles (`GET /v1/events/{seq}/proof`).
+    Proof {
+        #[command(subcommand)]
+        action: ProofCommand,
     },
     /// Print the SHA-256 of an API key, for `[[keys]] sha256` in policy.toml.
     HashKey {
@@ -60,6 +65,48 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProofCommand {
+    /// Check one exported record offline: the checkpoint's signature, then the inclusion
+    /// proof of the record against the signed root. Exit status 0: proven; 1: not.
+    Verify {
+        /// The bundle, as `GET /v1/events/{seq}/proof` answers it (`-` for standard input).
+        bundle: PathBuf,
+        /// The log's public key (`name+id+base64`) or a file holding it.
+        #[arg(long)]
+        public_key: String,
+    },
+}
+
+/// A public key given as text, or the path of a file holding it.
+fn public_key_arg(arg: &str) -> anyhow::Result<auditgate::ledger::note::NoteVerifier> {
+    use auditgate::ledger::note::NoteVerifier;
+    match NoteVerifier::parse(arg) {
+        Ok(key) => Ok(key),
+        Err(e) if std::path::Path::new(arg).is_file() => {
+            let text = std::fs::read_to_string(arg).with_context(|| format!("reading {arg}"))?;
+            NoteVerifier::parse(&text).with_context(|| format!("the public key in {arg} (as text: {e})"))
+        }
+        Err(e) => Err(e).context("--public-key"),
+    }
+}
+
+/// A progress bar on standard error, hidden when that is not a terminal.
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let target = if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(None, target);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 fn main() -> ExitCode {
@@ -94,12 +141,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => None,
             };
-            let key = public_key.as_deref().map(auditgate::ledger::note::NoteVerifier::parse).transpose()?;
-            let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records {per_sec}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
+            let key = public_key.as_deref().map(public_key_arg).transpose()?;
+            let bar = progress_bar();
             let inputs = auditgate::store::offline::OfflineInputs {
                 checkpoint_file: file.as_deref(),
                 public_key: key.as_ref(),
@@ -128,6 +171,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(3));
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Proof { action: ProofCommand::Verify { bundle, public_key } } => {
+            let key = public_key_arg(&public_key)?;
+            let text = if bundle.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                    .context("reading standard input")?;
+                buf
+            } else {
+                std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?
+            };
+            let checked = auditgate::ledger::bundle::ProofBundle::parse(&text).and_then(|b| b.verify(&key));
+            match checked {
+                Ok(p) => {
+                    println!(
+                        "ok: record {} is in {} at tree size {} (signed checkpoint #{})",
+                        p.seq, p.origin, p.tree_size, p.checkpoint_number
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("FAILED: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         Command::Serve { config } => {
             let config = Config::load(&config)?;

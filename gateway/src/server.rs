@@ -13,6 +13,7 @@ use crate::event::Limits;
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
 use crate::store::{Store, StoreOptions};
+use crate::witness::WitnessPoster;
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,8 @@ pub enum ServeError {
     Store { dir: String, source: crate::store::StoreError },
     #[error("cannot load the pseudonymization key {path}: {source}")]
     PseudonymKey { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Witness(#[from] crate::witness::WitnessError),
     #[error(transparent)]
     CheckpointKey(#[from] crate::ledger::keys::KeyError),
     #[error("cannot load the policy chain: {0}")]
@@ -33,7 +36,23 @@ pub enum ServeError {
 
 /// Runs the gateway with `config` until a shutdown signal.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
-    let checkpoints = crate::ledger::keys::checkpoint_options(&config)?;
+    let mut checkpoints = crate::ledger::keys::checkpoint_options(&config)?;
+    let witnesses = match &mut checkpoints {
+        Some(c) if !config.checkpoints.witnesses.is_empty() => {
+            let (urls, timeout, retry) = (
+                config.checkpoints.witnesses.clone(),
+                Duration::from_secs(config.checkpoints.witness_timeout_secs),
+                Duration::from_secs(config.checkpoints.witness_retry_secs),
+            );
+            let poster = tokio::task::spawn_blocking(move || WitnessPoster::start(urls, timeout, retry))
+                .await
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
+            c.witness = Some(poster.sender());
+            tracing::info!(witnesses = ?config.checkpoints.witnesses, "checkpoints are posted to witnesses");
+            Some(poster)
+        }
+        _ => None,
+    };
     if let Some(c) = &checkpoints {
         let public = c.signer.verifier().to_text();
         tracing::info!(key = %public, file = ?c.file, "checkpoints are signed with this key");
@@ -98,6 +117,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
     store.close();
+    if let Some(w) = witnesses {
+        tokio::task::spawn_blocking(move || w.shutdown())
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+    }
     Ok(())
 }
 

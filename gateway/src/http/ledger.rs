@@ -13,6 +13,7 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::error::ApiError;
 use crate::config::Role;
+use crate::ledger::bundle::ProofBundle;
 use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::merkle::Hash;
 use crate::store::StoreError;
@@ -98,17 +99,10 @@ pub async fn inclusion(
             .record_bytes(seq)
             .map_err(store_error)?
             .ok_or_else(|| ApiError::not_found("no such event"))?;
-        let record: Value =
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::unavailable(e.to_string()))?;
         let proof = store.inclusion_proof(seq, cp.size).map_err(store_error)?;
-        Ok(Json(json!({
-            "seq": seq,
-            "leaf_index": seq - 1,
-            "tree_size": cp.size,
-            "record": record,
-            "proof": b64_all(&proof),
-            "checkpoint": note,
-        })))
+        let bundle =
+            ProofBundle::new(seq, &bytes, &proof, &note).map_err(|e| ApiError::unavailable(e.to_string()))?;
+        serde_json::to_value(bundle).map(Json).map_err(|e| ApiError::unavailable(e.to_string()))
     })
     .await
 }
@@ -135,6 +129,47 @@ pub async fn consistency(
             "to_root": B64.encode(store.root(to).map_err(store_error)?),
             "proof": b64_all(&proof),
         })))
+    })
+    .await
+}
+
+/// `GET /v1/verify?from=M&to=N`: walks the durable records (default: all) and answers
+/// with the first bad `seq` and the kind of damage, or `ok` with the counts.
+pub async fn verify(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Role::Auditor)?;
+    if let Some(k) = params.keys().find(|k| !["from", "to"].contains(&k.as_str())) {
+        return Err(ApiError::bad_query(format!("unknown query parameter `{k}`; allowed: from, to")));
+    }
+    let (from, to) = (number(&params, "from")?, number(&params, "to")?);
+    let store = state.store.clone();
+    blocking(move || {
+        let check = store.verify_range(from, to).map_err(store_error)?;
+        let mut out = json!({
+            "from": check.from,
+            "to": check.to,
+            "records": check.records,
+            "checkpoints": check.checkpoints,
+        });
+        match check.damage {
+            None => {
+                out["status"] = json!("ok");
+                if check.checkpoints == 0 {
+                    out["warning"] =
+                        json!("no signed checkpoint in the range: truncation cannot be detected");
+                }
+            }
+            Some(d) => {
+                out["status"] = json!("damaged");
+                out["seq"] = json!(d.seq);
+                out["kind"] = json!(d.kind.as_str());
+                out["detail"] = json!(d.detail);
+            }
+        }
+        Ok(Json(out))
     })
     .await
 }

@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/{seq}/proof", get(ledger::inclusion))
         .route("/v1/checkpoint", get(ledger::latest_checkpoint))
         .route("/v1/consistency", get(ledger::consistency))
+        .route("/v1/verify", get(ledger::verify))
         .route("/v1/alerts", get(query::list_alerts))
         .route("/v1/quarantine", get(query::list_quarantine))
         .route("/healthz", get(healthz))

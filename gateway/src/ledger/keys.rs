@@ -59,5 +59,6 @@ pub fn checkpoint_options(config: &Config) -> Result<Option<CheckpointOptions>, 
         every_events: c.every_events,
         every: Duration::from_secs(c.every_secs),
         file: Some(config.checkpoint_file_path()),
+        witness: None,
     }))
 }

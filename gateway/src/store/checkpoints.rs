@@ -11,6 +11,8 @@ use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::ledger::merkle::Hash;
 use crate::ledger::note::NoteSigner;
 
+use crate::witness::WitnessSender;
+
 use super::durability::DiskSync;
 use super::error::StoreError;
 use super::keys::u64_key;
@@ -29,6 +31,8 @@ pub struct CheckpointOptions {
     pub every: Duration,
     /// The file every checkpoint is appended to (outside the data directory).
     pub file: Option<PathBuf>,
+    /// Where new checkpoints go to be POSTed to the witnesses (never blocks).
+    pub witness: Option<WitnessSender>,
 }
 
 /// The writer's checkpoint state.
@@ -104,6 +108,9 @@ impl Checkpointer {
             if let Err(e) = appended {
                 tracing::error!(file = %path.display(), error = %e, "cannot append the checkpoint to the file");
             }
+        }
+        if let Some(w) = &self.opts.witness {
+            w.send(&note);
         }
         tracing::debug!(size, number, "checkpoint signed");
         Ok(())

@@ -25,6 +25,7 @@ mod record;
 mod recovery;
 mod trees;
 mod visible;
+mod walk;
 mod writer;
 
 #[cfg(test)]
@@ -32,6 +33,7 @@ mod tests;
 
 pub use checkpoints::CheckpointOptions;
 pub use error::StoreError;
+pub use proofs::RangeCheck;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};

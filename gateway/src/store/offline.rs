@@ -6,11 +6,11 @@ use std::path::Path;
 
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::ledger::note::NoteVerifier;
-use crate::ledger::verify::{self, Damage, DamageKind, LogWalker};
+use crate::ledger::verify::{self, Damage, DamageKind};
 
 use super::error::StoreError;
-use super::keys::read_u64;
 use super::trees::Trees;
+use super::walk;
 
 /// What an offline verification found.
 #[derive(Debug)]
@@ -38,7 +38,7 @@ pub struct OfflineInputs<'a> {
 pub fn verify_dir(
     data_dir: &Path,
     inputs: &OfflineInputs<'_>,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<OfflineReport, StoreError> {
     if !data_dir.join("db").exists() && !data_dir.join("conf").exists() {
         return Err(StoreError::InvalidInput(format!(
@@ -92,23 +92,8 @@ pub fn verify_dir(
             return Ok(report);
         }
     }
-    let total = trees.log.len() as u64;
-    let mut walker = LogWalker::new(&parsed);
-    for (i, item) in trees.log.iter().enumerate() {
-        let (key, value) = item?;
-        if let Err(d) = walker.push(read_u64(&key)?, &value) {
-            report.records = walker.checked();
-            report.damage = Some(d);
-            return Ok(report);
-        }
-        if i % 65_536 == 0 {
-            progress(i as u64, total);
-        }
-    }
-    progress(total, total);
-    report.records = walker.checked();
-    if let Err(d) = walker.finish() {
-        report.damage = Some(d);
-    }
+    let walked = walk::walk(&trees, 1, None, &parsed, progress)?;
+    report.records = walked.records;
+    report.damage = walked.damage;
     Ok(report)
 }

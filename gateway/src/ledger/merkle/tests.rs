@@ -246,3 +246,49 @@ proptest! {
         prop_assert!(!verify_consistency(from as u64, size as u64, &mth(&d[..from]), &d[0], &consistency_proof(&tree, from as u64, size as u64).expect("s").expect("r")));
     }
 }
+
+/// Cross-check against an independent RFC 6962 implementation (the `ct-merkle` crate,
+/// a dev-dependency only): roots at every size, and every inclusion and consistency
+/// proof of ours verified by it (and its proofs byte-identical to ours).
+#[test]
+fn agrees_with_the_ct_merkle_crate() {
+    use ct_merkle::mem_backed_tree::MemoryBackedTree;
+    use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
+    use sha2::Sha256;
+
+    let mut theirs = MemoryBackedTree::<Sha256, Vec<u8>>::new();
+    let mut ours = MemoryTree::default();
+    let mut roots = Vec::new();
+    for i in 0u64..70 {
+        let data = format!("record {i}").into_bytes();
+        theirs.push(data.clone());
+        ours.push(leaf_hash(&data));
+        let size = i + 1;
+        let their_root = theirs.root();
+        assert_eq!(their_root.as_bytes().as_slice(), root(&ours, size).expect("root"), "root at size {size}");
+        roots.push(their_root.clone());
+        for index in 0..size {
+            let proof = inclusion_proof(&ours, index, size).expect("source").expect("range");
+            let theirs_proof = theirs.prove_inclusion(index as usize);
+            let flat: Vec<u8> = proof.iter().flatten().copied().collect();
+            assert_eq!(theirs_proof.as_bytes(), flat.as_slice(), "inclusion {index} in {size}");
+            let item = format!("record {index}").into_bytes();
+            their_root
+                .verify_inclusion(&item, index, &InclusionProof::<Sha256>::from_bytes(flat))
+                .expect("ct-merkle accepts our inclusion proof");
+        }
+        for from in 1..size {
+            let proof = consistency_proof(&ours, from, size).expect("source").expect("range");
+            let flat: Vec<u8> = proof.iter().flatten().copied().collect();
+            assert_eq!(
+                theirs.prove_consistency((size - from) as usize).as_bytes(),
+                flat.as_slice(),
+                "consistency {from} -> {size}"
+            );
+            let old: &RootHash<Sha256> = &roots[from as usize - 1];
+            their_root
+                .verify_consistency(old, &ConsistencyProof::<Sha256>::try_from_bytes(flat).expect("hashes"))
+                .expect("ct-merkle accepts our consistency proof");
+        }
+    }
+}
