@@ -12,5 +12,6 @@ pub mod event;
 pub mod http;
 pub mod ingest;
 pub mod ledger;
+pub mod loadgen;
 pub mod server;
 pub mod store;

@@ -55,6 +55,9 @@ enum Command {
         /// The key. Read from standard input when omitted (keeps it out of shell history).
         key: Option<String>,
     },
+    /// Send workload W1 to a running gateway and report events/s, latency and errors.
+    /// Exit status 1 when any request failed.
+    Bench(auditgate::loadgen::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -146,6 +149,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 engine.policy_set()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            let report = auditgate::loadgen::run_blocking(&args)?;
+            print!("{}", if args.json { report.to_json() + "\n" } else { report.to_text() });
+            Ok(if report.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
         Command::HashKey { key } => {
             let key = match key {
