@@ -13,6 +13,7 @@ pub mod event;
 pub mod http;
 pub mod ingest;
 pub mod ledger;
+pub mod loadgen;
 pub mod server;
 pub mod store;
 pub mod witness;

@@ -65,6 +65,9 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Send workload W1 to a running gateway and report events/s, latency and errors.
+    /// Exit status 1 when any request failed.
+    Bench(auditgate::loadgen::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +222,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 engine.policy_set()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            let report = auditgate::loadgen::run_blocking(&args)?;
+            print!("{}", if args.json { report.to_json() + "\n" } else { report.to_text() });
+            Ok(if report.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
         Command::HashKey { key } => {
             let key = match key {

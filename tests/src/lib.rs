@@ -108,9 +108,11 @@ pub struct TestPolicies {
     pub spin: PathBuf,
     /// Makes the host calls listed in `details.ops`, writes the results to `details.results`.
     pub host_probe: PathBuf,
+    /// Memory bomb, giant output, panic or slow work, chosen by `details.hostile`.
+    pub hostile: PathBuf,
 }
 
-/// Builds `trap-policy`, `spin-policy` and `host-probe-policy` for wasm32-wasip2 (once per test process).
+/// Builds `trap-policy`, `spin-policy`, `host-probe-policy` and `hostile-policy` for wasm32-wasip2 (once per test process).
 pub fn test_policies() -> &'static TestPolicies {
     static POLICIES: OnceLock<TestPolicies> = OnceLock::new();
     POLICIES.get_or_init(|| {
@@ -118,7 +120,16 @@ pub fn test_policies() -> &'static TestPolicies {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let output = Command::new(cargo)
             .args(["build", "--target", "wasm32-wasip2", "--profile", "policy"])
-            .args(["-p", "trap-policy", "-p", "spin-policy", "-p", "host-probe-policy"])
+            .args([
+                "-p",
+                "trap-policy",
+                "-p",
+                "spin-policy",
+                "-p",
+                "host-probe-policy",
+                "-p",
+                "hostile-policy",
+            ])
             .env("CARGO_TARGET_DIR", &wasm_target)
             .current_dir(workspace_root())
             .stdin(Stdio::null())
@@ -136,8 +147,9 @@ pub fn test_policies() -> &'static TestPolicies {
             trap: dir.join("trap_policy.wasm"),
             spin: dir.join("spin_policy.wasm"),
             host_probe: dir.join("host_probe_policy.wasm"),
+            hostile: dir.join("hostile_policy.wasm"),
         };
-        for p in [&policies.trap, &policies.spin, &policies.host_probe] {
+        for p in [&policies.trap, &policies.spin, &policies.host_probe, &policies.hostile] {
             assert!(p.is_file(), "cargo succeeded but {} is missing", p.display());
         }
         policies
