@@ -7,8 +7,9 @@
 //! - `verify`: throughput of the streaming walker in memory, and of `auditgate verify`'s
 //!   library function over a real sled data directory;
 //! - `proofs`: inclusion and consistency proofs in memory (1M leaves) and from a real
-//!   store of `LEDGER_BENCH_RECORDS` records (default 10M), built once into
-//!   `<target>/bench-data/` (it takes a few minutes and ~2 GB; kept for later runs).
+//!   store of `LEDGER_BENCH_RECORDS` records (default 1M), built once into
+//!   `<target>/bench-data/` (~20 s; kept for later runs). A 10M-record build was tried:
+//!   sled 0.34 grew past the memory of a 24 GB machine and the bench was killed.
 //!
 //! `cargo bench -p auditgate --bench ledger`
 
@@ -191,7 +192,7 @@ fn proofs(c: &mut Criterion) {
     });
 
     let records: u64 =
-        std::env::var("LEDGER_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+        std::env::var("LEDGER_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = bench_data_dir(records);
     if !dir.with_extension("root").exists() {
         build_store(&dir, records);

@@ -165,7 +165,7 @@ impl LogWalker {
         let leaf = merkle::leaf_hash(bytes);
         if let Some(b) = self.broken.take() {
             // The record after a broken link: does it agree with the suspect?
-            let agrees = header(bytes).is_some_and(|h| h.prev.as_bytes() == hex::encode(b.leaf).as_bytes());
+            let agrees = header(bytes).is_some_and(|h| links_to(h.prev, &b.leaf));
             return Err(if agrees {
                 changed(
                     b.seq.saturating_sub(1).max(1),
@@ -192,7 +192,7 @@ impl LogWalker {
                 detail: format!("position {seq} holds the record of seq {}", h.seq),
             });
         }
-        let link_ok = h.prev.len() == 64 && h.prev.as_bytes() == hex::encode(self.prev).as_bytes();
+        let link_ok = links_to(h.prev, &self.prev);
         if let Some((size, number)) = self.mismatch.take()
             && link_ok
         {
@@ -247,6 +247,12 @@ impl LogWalker {
         }
         Ok(self.expected - 1)
     }
+}
+
+/// Whether `prev` is the lower-case hex of `hash` (no allocation: this runs per record).
+fn links_to(prev: &str, hash: &Hash) -> bool {
+    let mut buf = [0u8; 64];
+    hex::encode_to_slice(hash, &mut buf).is_ok() && prev.as_bytes() == buf
 }
 
 fn header(bytes: &[u8]) -> Option<Header<'_>> {
