@@ -49,7 +49,7 @@ fn bulk_bench_counts_what_the_gateway_stored() {
     let out = bench(
         &gw,
         INGEST_KEY,
-        &["--mode", "bulk", "--batch", "100", "-c", "3", "--duration", "2s", "--warmup", "300ms"],
+        &["--mode", "bulk", "--batch", "20", "-c", "3", "--duration", "2s", "--warmup", "300ms"],
     );
     let r = report(&out);
     assert_clean(&r);
@@ -58,7 +58,7 @@ fn bulk_bench_counts_what_the_gateway_stored() {
     assert!(measured >= 100, "too little was measured to mean anything: {r}");
     assert_eq!(total, stored(&gw), "the report and the gateway disagree: {r}");
     assert_eq!(r["mode"], "bulk");
-    assert_eq!(r["batch"], 100);
+    assert_eq!(r["batch"], 20);
     let eps = r["events_per_sec"].as_f64().unwrap_or(0.0);
     let secs = r["measured_secs"].as_f64().unwrap_or(0.0);
     assert!((1.9..10.0).contains(&secs), "{r}");

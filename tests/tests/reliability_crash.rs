@@ -37,7 +37,7 @@ fn client(url: String, round: u64, thread_no: usize, stop: Arc<AtomicBool>) -> V
         for _ in 0..BATCH {
             n += 1;
             let id = format!("r{round}-c{thread_no}-{n}");
-            let failed = n % 5 == 0;
+            let failed = n.is_multiple_of(5);
             let event = json!({
                 "id": id, "action": "user.login", "outcome": if failed { "failure" } else { "success" },
                 "user": format!("crash-user-{}", n % 50), "ip": format!("10.9.{}.{}", thread_no, n % 200),
