@@ -41,6 +41,7 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint { method: Method::GET, path: "/v1/events/1/proof", role: "auditor", body: None },
         Endpoint { method: Method::GET, path: "/v1/checkpoint", role: "auditor", body: None },
         Endpoint { method: Method::GET, path: "/v1/consistency?from=1", role: "auditor", body: None },
+        Endpoint { method: Method::GET, path: "/v1/verify", role: "auditor", body: None },
     ]
 }
 
