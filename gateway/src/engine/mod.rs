@@ -263,6 +263,10 @@ impl PolicyEngine {
                 })
                 .collect();
             let results = self.evaluate(policy, &inputs);
+            // One log line per policy and request, not per event: a failing batch of
+            // thousands of events must not flood the log.
+            let mut failed = 0usize;
+            let mut first_error: Option<String> = None;
             for (&i, result) in chosen.iter().zip(results) {
                 if trace {
                     flights[i].steps.push(Step { policy: policy.name.clone(), decision: result.clone() });
@@ -270,7 +274,10 @@ impl PolicyEngine {
                 let outcome = result.and_then(|d| self.apply(policy, &mut flights[i], d, received));
                 if let Err(error) = outcome {
                     policy.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(policy = %policy.name, %error, on_error = ?policy.on_error, "policy failed on an event");
+                    failed += 1;
+                    if first_error.is_none() {
+                        first_error = Some(error.clone());
+                    }
                     let f = &mut flights[i];
                     match policy.on_error {
                         OnError::Reject => {
@@ -286,6 +293,16 @@ impl PolicyEngine {
                         OnError::Skip => {}
                     }
                 }
+            }
+            if let Some(error) = first_error {
+                tracing::warn!(
+                    policy = %policy.name,
+                    failed,
+                    of = chosen.len(),
+                    first_error = %error,
+                    on_error = ?policy.on_error,
+                    "policy failed on events of a request"
+                );
             }
         }
         flights
