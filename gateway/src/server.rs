@@ -34,6 +34,12 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// Runs start-up and shutdown work that blocks (compiling policies, file I/O, joining
+/// threads) off the async workers; a panic in it becomes an I/O error.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServeError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ServeError::Io(std::io::Error::other(e)))
+}
+
 /// Runs the gateway with `config` until a shutdown signal.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let mut checkpoints = crate::ledger::keys::checkpoint_options(&config)?;
@@ -44,9 +50,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
                 Duration::from_secs(config.checkpoints.witness_timeout_secs),
                 Duration::from_secs(config.checkpoints.witness_retry_secs),
             );
-            let poster = tokio::task::spawn_blocking(move || WitnessPoster::start(urls, timeout, retry))
-                .await
-                .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
+            let poster = blocking(move || WitnessPoster::start(urls, timeout, retry)).await??;
             c.witness = Some(poster.sender());
             tracing::info!(witnesses = ?config.checkpoints.witnesses, "checkpoints are posted to witnesses");
             Some(poster)
@@ -75,9 +79,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let engine = {
         let config = config.clone();
         let db = store.sled_db().clone();
-        tokio::task::spawn_blocking(move || PolicyEngine::load_durable(&config, pseudonymizer, &db))
-            .await
-            .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
+        blocking(move || PolicyEngine::load_durable(&config, pseudonymizer, &db)).await??
     };
     tracing::info!(policies = config.policy.len(), policy_set = %engine.policy_set(), "policy chain loaded");
 
@@ -113,14 +115,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shutting down: persisting policy host state, flushing the store");
-    tokio::task::spawn_blocking(move || host.shutdown())
-        .await
-        .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+    blocking(move || host.shutdown()).await?;
     store.close();
     if let Some(w) = witnesses {
-        tokio::task::spawn_blocking(move || w.shutdown())
-            .await
-            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+        blocking(move || w.shutdown()).await?;
     }
     Ok(())
 }
