@@ -169,6 +169,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     " (signatures NOT checked: no --public-key)"
                 }
             );
+            if report.uncommitted > 0 {
+                println!(
+                    "{} record(s) above the commit marker are from a group commit that never finished: \
+                     never acknowledged, not verified, removed at the gateway's next start",
+                    report.uncommitted
+                );
+            }
             if report.checkpoints == 0 {
                 println!("cannot detect truncation: there is no checkpoint to compare the log's length with");
                 return Ok(ExitCode::from(3));

@@ -1,6 +1,11 @@
 //! `auditgate verify`: checks a data directory with the server stopped. Opens sled
-//! directly (no recovery: the files are looked at as they are), walks the log, and checks
-//! the checkpoints kept in sled and, when given, those of an external file.
+//! directly (no recovery: the files are looked at as they are), walks the committed log,
+//! and checks the checkpoints kept in sled and, when given, those of an external file.
+//!
+//! Only records up to the commit marker are the log. A crash in the middle of a group
+//! commit can leave records above it whose Merkle subtrees were not written yet; they
+//! were never acknowledged and the gateway removes them at its next start (see
+//! `recovery`), so they are counted and reported, not verified.
 
 use std::path::Path;
 
@@ -9,6 +14,7 @@ use crate::ledger::note::NoteVerifier;
 use crate::ledger::verify::{self, Damage, DamageKind};
 
 use super::error::StoreError;
+use super::keys::u64_key;
 use super::trees::Trees;
 use super::walk;
 
@@ -21,6 +27,9 @@ pub struct OfflineReport {
     pub checkpoints: usize,
     /// Whether signatures were checked (a public key was given).
     pub signatures_checked: bool,
+    /// Records above the commit marker: written by a group commit that never finished,
+    /// never acknowledged, removed at the gateway's next start.
+    pub uncommitted: u64,
     /// The first damage found, if any.
     pub damage: Option<Damage>,
 }
@@ -61,6 +70,7 @@ pub fn verify_dir(
         records: 0,
         checkpoints: notes.len(),
         signatures_checked: inputs.public_key.is_some(),
+        uncommitted: 0,
         damage: None,
     };
     let mut parsed = Vec::with_capacity(notes.len());
@@ -92,8 +102,23 @@ pub fn verify_dir(
             return Ok(report);
         }
     }
-    let walked = walk::walk(&trees, 1, None, &parsed, progress)?;
+    let committed = trees.committed()?.map_or(0, |c| c.seq);
+    report.uncommitted = trees.log.range(u64_key(committed.saturating_add(1))..).count() as u64;
+    if committed == 0 {
+        return Ok(report);
+    }
+    let walked = walk::walk(&trees, 1, Some(committed), &parsed, progress)?;
     report.records = walked.records;
     report.damage = walked.damage;
+    if report.damage.is_none() && walked.records < committed {
+        report.damage = Some(Damage {
+            seq: walked.records + 1,
+            kind: DamageKind::Truncated,
+            detail: format!(
+                "the commit marker says {committed} records were committed, the log ends after {}",
+                walked.records
+            ),
+        });
+    }
     Ok(report)
 }
