@@ -70,27 +70,19 @@ pub fn find_basic(text: &str, out: &mut Vec<Span>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bearer(text: &str) -> Vec<&str> {
-        let mut out = Vec::new();
-        find_bearer(text, &mut out);
-        out.iter().map(|s| &text[s.range()]).collect()
-    }
-
-    fn basic(text: &str) -> Vec<&str> {
-        let mut out = Vec::new();
-        find_basic(text, &mut out);
-        out.iter().map(|s| &text[s.range()]).collect()
-    }
+    use crate::detect::found;
 
     #[test]
     fn finds_bearer_credentials() {
-        assert_eq!(bearer("Bearer abc123def456"), ["abc123def456"]);
-        assert_eq!(bearer("Authorization: bearer tok-en.with_parts~+/=="), ["tok-en.with_parts~+/=="]);
-        assert_eq!(bearer("BEARER   A1b2C3d4E5"), ["A1b2C3d4E5"]);
-        assert_eq!(bearer("Bearer: 0123456789"), ["0123456789"]);
-        assert_eq!(bearer("h=Bearer\tmF_9.B5f-4.1JqM"), ["mF_9.B5f-4.1JqM"]);
-        assert_eq!(bearer("a: Bearer xyz12345, b: Bearer qrs67890"), ["xyz12345", "qrs67890"]);
+        assert_eq!(found(find_bearer, "Bearer abc123def456"), ["abc123def456"]);
+        assert_eq!(
+            found(find_bearer, "Authorization: bearer tok-en.with_parts~+/=="),
+            ["tok-en.with_parts~+/=="]
+        );
+        assert_eq!(found(find_bearer, "BEARER   A1b2C3d4E5"), ["A1b2C3d4E5"]);
+        assert_eq!(found(find_bearer, "Bearer: 0123456789"), ["0123456789"]);
+        assert_eq!(found(find_bearer, "h=Bearer\tmF_9.B5f-4.1JqM"), ["mF_9.B5f-4.1JqM"]);
+        assert_eq!(found(find_bearer, "a: Bearer xyz12345, b: Bearer qrs67890"), ["xyz12345", "qrs67890"]);
     }
 
     #[test]
@@ -103,21 +95,21 @@ mod tests {
             "Bearerabc123def456",
             "cupbearer abc123def456",
         ] {
-            assert_eq!(bearer(text), Vec::<&str>::new(), "{text}");
+            assert_eq!(found(find_bearer, text), Vec::<&str>::new(), "{text}");
         }
         // Punctuation that is not token68 ends the token.
-        assert_eq!(bearer("Bearer abc123def456!x"), ["abc123def456"]);
+        assert_eq!(found(find_bearer, "Bearer abc123def456!x"), ["abc123def456"]);
     }
 
     #[test]
     fn finds_basic_credentials() {
-        assert_eq!(basic("Basic dXNlcjpwYXNz"), ["dXNlcjpwYXNz"]);
+        assert_eq!(found(find_basic, "Basic dXNlcjpwYXNz"), ["dXNlcjpwYXNz"]);
         assert_eq!(
-            basic("authorization: basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            found(find_basic, "authorization: basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
             ["QWxhZGRpbjpvcGVuIHNlc2FtZQ=="]
         );
-        assert_eq!(basic("Basic YTpi"), ["YTpi"]);
-        assert_eq!(basic("Basic: dXNlcjpwYXNz;"), ["dXNlcjpwYXNz"]);
+        assert_eq!(found(find_basic, "Basic YTpi"), ["YTpi"]);
+        assert_eq!(found(find_basic, "Basic: dXNlcjpwYXNz;"), ["dXNlcjpwYXNz"]);
     }
 
     #[test]
@@ -132,7 +124,7 @@ mod tests {
             "basicdXNlcjpwYXNz",
             "Basic dXNlcjpwYXNz===", // too much padding
         ] {
-            assert_eq!(basic(text), Vec::<&str>::new(), "{text}");
+            assert_eq!(found(find_basic, text), Vec::<&str>::new(), "{text}");
         }
     }
 }

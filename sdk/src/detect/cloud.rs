@@ -149,12 +149,7 @@ pub fn find_azure_keys(text: &str, out: &mut Vec<Span>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn found(find: fn(&str, &mut Vec<Span>), text: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        find(text, &mut out);
-        out.iter().map(|s| text[s.range()].to_string()).collect()
-    }
+    use crate::detect::found;
 
     const ID: &str = "AKIAIOSFODNN7EXAMPLE";
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";

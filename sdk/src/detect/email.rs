@@ -69,24 +69,19 @@ fn valid_domain(domain: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn found(text: &str) -> Vec<&str> {
-        let mut out = Vec::new();
-        find(text, &mut out);
-        out.iter().map(|s| &text[s.range()]).collect()
-    }
+    use crate::detect::found;
 
     #[test]
     fn finds_addresses() {
-        assert_eq!(found("alice@example.com"), ["alice@example.com"]);
+        assert_eq!(found(find, "alice@example.com"), ["alice@example.com"]);
         assert_eq!(
-            found("From: Bob <bob.smith+audit@mail.example.co.uk>"),
+            found(find, "From: Bob <bob.smith+audit@mail.example.co.uk>"),
             ["bob.smith+audit@mail.example.co.uk"]
         );
-        assert_eq!(found("mailto:x_y%z@sub-domain.example.org."), ["x_y%z@sub-domain.example.org"]);
-        assert_eq!(found("a@b.co, c@d.io"), ["a@b.co", "c@d.io"]);
-        assert_eq!(found("\"carol@example.net\""), ["carol@example.net"]);
-        assert_eq!(found(".dot@example.com"), ["dot@example.com"]);
+        assert_eq!(found(find, "mailto:x_y%z@sub-domain.example.org."), ["x_y%z@sub-domain.example.org"]);
+        assert_eq!(found(find, "a@b.co, c@d.io"), ["a@b.co", "c@d.io"]);
+        assert_eq!(found(find, "\"carol@example.net\""), ["carol@example.net"]);
+        assert_eq!(found(find, ".dot@example.com"), ["dot@example.com"]);
     }
 
     #[test]
@@ -104,7 +99,7 @@ mod tests {
             "ssh git@10.0.0.1",
             "@@example.com",
         ] {
-            assert_eq!(found(text), Vec::<&str>::new(), "{text}");
+            assert_eq!(found(find, text), Vec::<&str>::new(), "{text}");
         }
     }
 }

@@ -44,25 +44,20 @@ pub fn find(text: &str, out: &mut Vec<Span>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::found;
 
     const JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
 
-    fn found(text: &str) -> Vec<&str> {
-        let mut out = Vec::new();
-        find(text, &mut out);
-        out.iter().map(|s| &text[s.range()]).collect()
-    }
-
     #[test]
     fn finds_tokens() {
-        assert_eq!(found(JWT), [JWT]);
-        assert_eq!(found(&format!("Bearer {JWT}")), [JWT]);
-        assert_eq!(found(&format!("id_token={JWT}&state=x")), [JWT]);
+        assert_eq!(found(find, JWT), [JWT]);
+        assert_eq!(found(find, &format!("Bearer {JWT}")), [JWT]);
+        assert_eq!(found(find, &format!("id_token={JWT}&state=x")), [JWT]);
         let unsigned = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.";
-        assert_eq!(found(&format!("t: {unsigned} end")), [unsigned]);
+        assert_eq!(found(find, &format!("t: {unsigned} end")), [unsigned]);
         let jwe = "eyJhbGciOiJSU0EtT0FFUCJ9.OKOawDo13gRp2ojaHV7LFpZcgV7T6DVZ.48V1_ALb6US04U3b.5eym8TW_c8SuK0ltJ3rpYIzOeDQz7TALvtu6UG9oMo4vpzs9tX_EFShS8iB7j6ji.XFBoMYUZodetZdvTiFvSkQ";
-        assert_eq!(found(jwe), [jwe]);
-        assert_eq!(found(&format!("{JWT} {JWT}")), [JWT, JWT]);
+        assert_eq!(found(find, jwe), [jwe]);
+        assert_eq!(found(find, &format!("{JWT} {JWT}")), [JWT, JWT]);
     }
 
     #[test]
@@ -76,7 +71,7 @@ mod tests {
             "the key eyJ is a prefix",
             "a.b.c",
         ] {
-            assert_eq!(found(text), Vec::<&str>::new(), "{text}");
+            assert_eq!(found(find, text), Vec::<&str>::new(), "{text}");
         }
     }
 }

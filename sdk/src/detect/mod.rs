@@ -301,6 +301,15 @@ pub fn find(text: &str) -> Vec<Span> {
     Detectors::all().scan(text)
 }
 
+/// What `find` reports in `text`, as the found slices in the order reported: the
+/// detectors' unit tests compare these.
+#[cfg(test)]
+fn found(find: fn(&str, &mut Vec<Span>), text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    find(text, &mut out);
+    out.iter().map(|s| &text[s.range()]).collect()
+}
+
 /// `[REDACTED:<kind>]`, e.g. `[REDACTED:card]`.
 pub fn default_marker(kind: Kind) -> String {
     format!("[REDACTED:{}]", kind.name())

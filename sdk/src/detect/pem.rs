@@ -46,28 +46,23 @@ pub fn find(text: &str, out: &mut Vec<Span>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn found(text: &str) -> Vec<&str> {
-        let mut out = Vec::new();
-        find(text, &mut out);
-        out.iter().map(|s| &text[s.range()]).collect()
-    }
+    use crate::detect::found;
 
     const RSA: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0\n-----END RSA PRIVATE KEY-----";
 
     #[test]
     fn finds_private_key_blocks() {
-        assert_eq!(found(RSA), [RSA]);
-        assert_eq!(found(&format!("key:\n{RSA}\nthanks")), [RSA]);
+        assert_eq!(found(find, RSA), [RSA]);
+        assert_eq!(found(find, &format!("key:\n{RSA}\nthanks")), [RSA]);
         let pkcs8 =
             "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----";
-        assert_eq!(found(pkcs8), [pkcs8]);
+        assert_eq!(found(find, pkcs8), [pkcs8]);
         let ssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----";
-        assert_eq!(found(&format!("{ssh} {RSA}")), [ssh, RSA]);
+        assert_eq!(found(find, &format!("{ssh} {RSA}")), [ssh, RSA]);
         let pgp = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----";
-        assert_eq!(found(pgp), [pgp]);
+        assert_eq!(found(find, pgp), [pgp]);
         let cut = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIrYSSNQFaA2Hwf1du";
-        assert_eq!(found(&format!("log: {cut}")), [cut]);
+        assert_eq!(found(find, &format!("log: {cut}")), [cut]);
     }
 
     #[test]
@@ -79,7 +74,7 @@ mod tests {
             "PRIVATE KEY",
             "----- BEGIN PRIVATE KEY -----",
         ] {
-            assert_eq!(found(text), Vec::<&str>::new(), "{text}");
+            assert_eq!(found(find, text), Vec::<&str>::new(), "{text}");
         }
     }
 }
