@@ -59,6 +59,21 @@ fn refuse(call: &'static str, reason: impl Into<String>) -> HostCallRefused {
     HostCallRefused { call, reason: reason.into() }
 }
 
+/// Refuses `call` when its `what` (a key, a value) has more than `cap` bytes, naming the
+/// `engine.host` setting `cap_name`.
+fn check_size(
+    call: &'static str,
+    what: &str,
+    len: usize,
+    cap_name: &str,
+    cap: usize,
+) -> Result<(), HostCallRefused> {
+    if len > cap {
+        return Err(refuse(call, format!("{what} of {len} bytes (cap engine.host.{cap_name} {cap})")));
+    }
+    Ok(())
+}
+
 /// Seconds and milliseconds since the Unix epoch (0 before it).
 fn wall_clock() -> (u64, u64) {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -99,17 +114,7 @@ impl PolicyHost {
     }
 
     fn check_key(&self, call: &'static str, key: &str) -> Result<(), HostCallRefused> {
-        if key.len() > self.limits.max_key_bytes {
-            return Err(refuse(
-                call,
-                format!(
-                    "key of {} bytes (cap engine.host.max_key_bytes {})",
-                    key.len(),
-                    self.limits.max_key_bytes
-                ),
-            ));
-        }
-        Ok(())
+        check_size(call, "key", key.len(), "max_key_bytes", self.limits.max_key_bytes)
     }
 
     fn counters(&self) -> std::sync::MutexGuard<'_, CounterTable> {
@@ -203,17 +208,18 @@ impl HostServices {
             }
             policies.push(Arc::new(host));
         }
-        let shared = Arc::new(Shared { policies, durable });
-        let persister = spawn_persister(shared.clone(), Duration::from_millis(limits.persist_interval_ms))?;
-        Ok(HostServices { shared, tables: Arc::new(tables), persister: Mutex::new(Some(persister)) })
+        Self::run(Shared { policies, durable }, tables, limits)
     }
 
     /// Host services without sled (tests, benches): memory only, over loaded `tables`.
     pub fn in_memory(policies: &[&str], limits: HostLimits, tables: LookupTables) -> Result<Self, HostError> {
-        let shared = Arc::new(Shared {
-            policies: policies.iter().map(|p| Arc::new(PolicyHost::new(p, &limits))).collect(),
-            durable: None,
-        });
+        let policies = policies.iter().map(|p| Arc::new(PolicyHost::new(p, &limits))).collect();
+        Self::run(Shared { policies, durable: None }, tables, &limits)
+    }
+
+    /// Starts the persister over `shared`.
+    fn run(shared: Shared, tables: LookupTables, limits: &HostLimits) -> Result<Self, HostError> {
+        let shared = Arc::new(shared);
         let persister = spawn_persister(shared.clone(), Duration::from_millis(limits.persist_interval_ms))?;
         Ok(HostServices { shared, tables: Arc::new(tables), persister: Mutex::new(Some(persister)) })
     }
@@ -321,16 +327,7 @@ impl HostContext {
         const CALL: &str = "state-set";
         let p = &self.policy;
         p.check_key(CALL, key)?;
-        if value.len() > p.limits.max_value_bytes {
-            return Err(refuse(
-                CALL,
-                format!(
-                    "value of {} bytes (cap engine.host.max_value_bytes {})",
-                    value.len(),
-                    p.limits.max_value_bytes
-                ),
-            ));
-        }
+        check_size(CALL, "value", value.len(), "max_value_bytes", p.limits.max_value_bytes)?;
         let (_, now_ms) = wall_clock();
         let expires_ms = match ttl_secs {
             0 => 0,

@@ -75,27 +75,16 @@ impl StateTable {
         caps: StateCaps,
     ) -> Result<(), StateRefused> {
         let new_bytes = entry_bytes(key, &value);
-        let old_bytes = self.entries.get(key).map_or(0, |e| entry_bytes(key, &e.value));
-        let is_new = !self.entries.contains_key(key);
-        let over = |t: &Self| {
-            (is_new && t.entries.len() >= caps.max_keys)
-                || t.bytes - old_bytes.min(t.bytes) + new_bytes > caps.max_bytes
+        let total = match self.room_for(key, new_bytes, caps) {
+            Err(_) if self.last_full_sweep_ms / 1000 != now_ms / 1000 => {
+                // At most one full sweep per second: a full table must not make every call O(n).
+                // The sweep may remove `key` itself, so the check is made again after it.
+                self.last_full_sweep_ms = now_ms;
+                self.sweep(now_ms);
+                self.room_for(key, new_bytes, caps)?
+            }
+            fits => fits?,
         };
-        if over(self) && self.last_full_sweep_ms / 1000 != now_ms / 1000 {
-            // At most one full sweep per second: a full table must not make every call O(n).
-            self.last_full_sweep_ms = now_ms;
-            self.sweep(now_ms);
-        }
-        // The sweep may have removed `key` itself.
-        let old_bytes = self.entries.get(key).map_or(0, |e| entry_bytes(key, &e.value));
-        let is_new = !self.entries.contains_key(key);
-        if is_new && self.entries.len() >= caps.max_keys {
-            return Err(StateRefused::TooManyKeys(self.entries.len()));
-        }
-        let total = self.bytes - old_bytes + new_bytes;
-        if total > caps.max_bytes {
-            return Err(StateRefused::TooManyBytes(total, caps.max_bytes));
-        }
         self.bytes = total;
         match self.entries.get_mut(key) {
             Some(entry) => {
@@ -112,6 +101,20 @@ impl StateTable {
             }
         }
         Ok(())
+    }
+
+    /// The table's byte total once `key` holds a value of `new_bytes` (key included), or
+    /// why that would break `caps`.
+    fn room_for(&self, key: &str, new_bytes: usize, caps: StateCaps) -> Result<usize, StateRefused> {
+        let old = self.entries.get(key);
+        if old.is_none() && self.entries.len() >= caps.max_keys {
+            return Err(StateRefused::TooManyKeys(self.entries.len()));
+        }
+        let total = self.bytes - old.map_or(0, |e| entry_bytes(key, &e.value)) + new_bytes;
+        if total > caps.max_bytes {
+            return Err(StateRefused::TooManyBytes(total, caps.max_bytes));
+        }
+        Ok(total)
     }
 
     /// Inserts an entry read back from disk (not dirty).
