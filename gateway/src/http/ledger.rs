@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Authenticated;
 use super::error::ApiError;
+use super::query::check_params;
 use crate::config::Role;
 use crate::ledger::bundle::ProofBundle;
 use crate::ledger::checkpoint::Checkpoint;
@@ -70,9 +71,7 @@ pub async fn inclusion(
     auth.require(Role::Auditor)?;
     let seq: u64 =
         seq.parse().map_err(|_| ApiError::bad_query(format!("seq must be a number, got {seq:?}")))?;
-    if let Some(k) = params.keys().find(|k| k.as_str() != "size") {
-        return Err(ApiError::bad_query(format!("unknown query parameter `{k}`; allowed: size")));
-    }
+    check_params(&params, &["size"])?;
     let size = number(&params, "size")?;
     let store = state.store.clone();
     blocking(move || {
@@ -114,9 +113,7 @@ pub async fn consistency(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Role::Auditor)?;
-    if let Some(k) = params.keys().find(|k| !["from", "to"].contains(&k.as_str())) {
-        return Err(ApiError::bad_query(format!("unknown query parameter `{k}`; allowed: from, to")));
-    }
+    check_params(&params, &["from", "to"])?;
     let from = number(&params, "from")?.ok_or_else(|| ApiError::bad_query("`from` is required"))?;
     let to = number(&params, "to")?.unwrap_or_else(|| state.store.count());
     let store = state.store.clone();
@@ -141,9 +138,7 @@ pub async fn verify(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Role::Auditor)?;
-    if let Some(k) = params.keys().find(|k| !["from", "to"].contains(&k.as_str())) {
-        return Err(ApiError::bad_query(format!("unknown query parameter `{k}`; allowed: from, to")));
-    }
+    check_params(&params, &["from", "to"])?;
     let (from, to) = (number(&params, "from")?, number(&params, "to")?);
     let store = state.store.clone();
     blocking(move || {

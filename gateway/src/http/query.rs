@@ -41,7 +41,8 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-fn check_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+/// Refuses a query parameter outside `allowed`, naming it and the allowed ones.
+pub(super) fn check_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
     for key in params.keys() {
         if !allowed.contains(&key.as_str()) {
             return Err(ApiError::bad_query(format!(

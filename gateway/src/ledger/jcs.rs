@@ -11,6 +11,8 @@
 //! forms `\b \t \n \f \r` and lower-case `\u00xx` otherwise); numbers as ECMAScript
 //! formats an IEEE 754 double (`ryu-js`).
 
+use std::io::Write as _;
+
 use serde_json::{Map, Number, Value};
 
 /// Largest integer magnitude a double holds exactly: beyond it JCS would change the value.
@@ -26,20 +28,30 @@ pub enum JcsError {
     IntegerTooLarge { path: String, number: String },
 }
 
+impl JcsError {
+    /// The same error seen from one level further out: `step` (`/name` or `/index`) goes
+    /// in front of its path. The path is built only on this way back, never while encoding.
+    fn within(mut self, step: &str) -> JcsError {
+        let JcsError::IntegerTooLarge { path, .. } = &mut self;
+        path.insert_str(0, step);
+        self
+    }
+}
+
 /// The canonical bytes of `value`.
 pub fn to_vec(value: &Value) -> Result<Vec<u8>, JcsError> {
     let mut out = Vec::with_capacity(256);
-    write_value(&mut out, value, &mut Path::default())?;
+    write_value(&mut out, value)?;
     Ok(out)
 }
 
 /// Appends the canonical bytes of `value` to `out`.
-pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &mut Path) -> Result<(), JcsError> {
+pub fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), JcsError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => write_number(out, n, path)?,
+        Value::Number(n) => write_number(out, n)?,
         Value::String(s) => write_string(out, s),
         Value::Array(items) => {
             out.push(b'[');
@@ -47,13 +59,11 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &mut Path) -> Result<
                 if i > 0 {
                     out.push(b',');
                 }
-                path.push_index(i);
-                write_value(out, item, path)?;
-                path.pop();
+                write_value(out, item).map_err(|e| e.within(&format!("/{i}")))?;
             }
             out.push(b']');
         }
-        Value::Object(map) => write_object(out, map.iter(), path)?,
+        Value::Object(map) => write_object(out, members(map))?,
     }
     Ok(())
 }
@@ -61,10 +71,9 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &mut Path) -> Result<
 /// Appends a canonical object made of `members` (any order; names must be distinct).
 pub fn write_object<'a>(
     out: &mut Vec<u8>,
-    members: impl Iterator<Item = (&'a String, &'a Value)>,
-    path: &mut Path,
+    members: impl Iterator<Item = (&'a str, &'a Value)>,
 ) -> Result<(), JcsError> {
-    let mut members: Vec<(&String, &Value)> = members.collect();
+    let mut members: Vec<(&str, &Value)> = members.collect();
     members.sort_unstable_by(|a, b| compare_names(a.0, b.0));
     out.push(b'{');
     for (i, (name, value)) in members.into_iter().enumerate() {
@@ -73,12 +82,15 @@ pub fn write_object<'a>(
         }
         write_string(out, name);
         out.push(b':');
-        path.push_name(name);
-        write_value(out, value, path)?;
-        path.pop();
+        write_value(out, value)
+            .map_err(|e| e.within(&format!("/{}", name.replace('~', "~0").replace('/', "~1"))))?;
     }
     out.push(b'}');
     Ok(())
+}
+
+fn members(map: &Map<String, Value>) -> impl Iterator<Item = (&str, &Value)> {
+    map.iter().map(|(k, v)| (k.as_str(), v))
 }
 
 /// Orders member names by their UTF-16 code units (RFC 8785 §3.2.3).
@@ -90,16 +102,16 @@ pub fn compare_names(a: &str, b: &str) -> std::cmp::Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-fn write_number(out: &mut Vec<u8>, n: &Number, path: &Path) -> Result<(), JcsError> {
+fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), JcsError> {
     let small = |m: u64| m <= MAX_EXACT_INTEGER;
     if let Some(u) = n.as_u64()
         && small(u)
     {
-        out.extend_from_slice(u.to_string().as_bytes());
+        let _ = write!(out, "{u}"); // writing to a Vec cannot fail
     } else if let Some(i) = n.as_i64()
         && small(i.unsigned_abs())
     {
-        out.extend_from_slice(i.to_string().as_bytes());
+        let _ = write!(out, "{i}");
     } else if n.is_f64() {
         // serde_json never holds NaN or infinities.
         let f = n.as_f64().unwrap_or_default();
@@ -112,15 +124,11 @@ fn write_number(out: &mut Vec<u8>, n: &Number, path: &Path) -> Result<(), JcsErr
         let mut buffer = ryu_js::Buffer::new();
         let text = buffer.format_finite(as_f64);
         if text != n.to_string() {
-            return Err(too_large(path, n));
+            return Err(JcsError::IntegerTooLarge { path: String::new(), number: n.to_string() });
         }
         out.extend_from_slice(text.as_bytes());
     }
     Ok(())
-}
-
-fn too_large(path: &Path, n: &Number) -> JcsError {
-    JcsError::IntegerTooLarge { path: path.to_pointer(), number: n.to_string() }
 }
 
 /// Appends `s` as a JSON string with JCS escaping.
@@ -155,45 +163,10 @@ pub fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Where the encoder is, for error messages (a JSON pointer, built only when needed).
-#[derive(Debug, Default)]
-pub struct Path {
-    parts: Vec<PathPart>,
-}
-
-#[derive(Debug)]
-enum PathPart {
-    Name(String),
-    Index(usize),
-}
-
-impl Path {
-    fn push_name(&mut self, name: &str) {
-        self.parts.push(PathPart::Name(name.to_string()));
-    }
-    fn push_index(&mut self, i: usize) {
-        self.parts.push(PathPart::Index(i));
-    }
-    fn pop(&mut self) {
-        self.parts.pop();
-    }
-    fn to_pointer(&self) -> String {
-        let mut s = String::new();
-        for p in &self.parts {
-            s.push('/');
-            match p {
-                PathPart::Name(n) => s.push_str(&n.replace('~', "~0").replace('/', "~1")),
-                PathPart::Index(i) => s.push_str(&i.to_string()),
-            }
-        }
-        s
-    }
-}
-
 /// Canonical bytes of a JSON object given as a map.
 pub fn object_to_vec(map: &Map<String, Value>) -> Result<Vec<u8>, JcsError> {
     let mut out = Vec::with_capacity(256);
-    write_object(&mut out, map.iter(), &mut Path::default())?;
+    write_object(&mut out, members(map))?;
     Ok(out)
 }
 

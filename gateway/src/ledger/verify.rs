@@ -105,16 +105,7 @@ pub struct LogWalker {
 impl LogWalker {
     /// A walker starting at `seq` 1, checking `checkpoints` on the way.
     pub fn new(checkpoints: &[Checkpoint]) -> LogWalker {
-        LogWalker {
-            expected: 1,
-            prev: [0; 32],
-            tree: Frontier::default(),
-            broken: None,
-            mismatch: None,
-            nodes: Vec::new(),
-            nodes_from: None,
-            checkpoints: checkpoints.iter().map(|c| (c.size, (c.number, c.root))).collect(),
-        }
+        LogWalker::start(1, [0; 32], Frontier::default(), checkpoints.iter())
     }
 
     /// A walker that continues at `seq` after a record whose leaf hash is `prev`, with
@@ -122,19 +113,24 @@ impl LogWalker {
     /// are ignored.
     pub fn resume(seq: u64, prev: Hash, frontier: Frontier, checkpoints: &[Checkpoint]) -> LogWalker {
         let before = seq.saturating_sub(1);
+        LogWalker::start(seq.max(1), prev, frontier, checkpoints.iter().filter(|c| c.size > before))
+    }
+
+    fn start<'a>(
+        expected: u64,
+        prev: Hash,
+        tree: Frontier,
+        checkpoints: impl Iterator<Item = &'a Checkpoint>,
+    ) -> LogWalker {
         LogWalker {
-            expected: seq.max(1),
+            expected,
             prev,
-            tree: frontier,
+            tree,
             broken: None,
             mismatch: None,
             nodes: Vec::new(),
             nodes_from: None,
-            checkpoints: checkpoints
-                .iter()
-                .filter(|c| c.size > before)
-                .map(|c| (c.size, (c.number, c.root)))
-                .collect(),
+            checkpoints: checkpoints.map(|c| (c.size, (c.number, c.root))).collect(),
         }
     }
 

@@ -107,7 +107,7 @@ pub fn verify_dir(
     if committed == 0 {
         return Ok(report);
     }
-    let walked = walk::walk(&trees, 1, Some(committed), &parsed, progress)?;
+    let walked = walk::walk(&trees, 1, committed, &parsed, progress)?;
     report.records = walked.records;
     report.damage = walked.damage;
     if report.damage.is_none() && walked.records < committed {

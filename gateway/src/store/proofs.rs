@@ -118,7 +118,7 @@ impl Store {
         if count == 0 {
             return Ok(RangeCheck { from: 0, to: 0, records: 0, checkpoints: 0, damage: None });
         }
-        let walked = walk::walk(&self.inner.trees, from, Some(to), &checkpoints, |_, _| {})?;
+        let walked = walk::walk(&self.inner.trees, from, to, &checkpoints, |_, _| {})?;
         Ok(RangeCheck {
             from,
             to,

@@ -55,23 +55,23 @@ impl RecordEncoder {
 
 /// The canonical bytes of `record` at `seq` after the record hashed `prev`.
 pub(crate) fn encode_linked(seq: u64, prev: &Hash, r: &NewRecord) -> Result<Vec<u8>, StoreError> {
-    let gateway: [(String, Value); 7] = [
-        ("seq".into(), Value::from(seq)),
-        ("received_at".into(), Value::from(r.received_at.as_str())),
-        ("source".into(), Value::from(r.source.as_str())),
-        ("policy_set".into(), Value::from(r.policy_set.as_str())),
-        ("redacted".into(), Value::from(r.redacted.clone())),
-        ("tags".into(), Value::from(r.tags.clone())),
-        ("prev".into(), Value::from(hex::encode(prev))),
+    let gateway: [(&str, Value); 7] = [
+        ("seq", Value::from(seq)),
+        ("received_at", Value::from(r.received_at.as_str())),
+        ("source", Value::from(r.source.as_str())),
+        ("policy_set", Value::from(r.policy_set.as_str())),
+        ("redacted", Value::from(r.redacted.clone())),
+        ("tags", Value::from(r.tags.clone())),
+        ("prev", Value::from(hex::encode(prev))),
     ];
     let members = r
         .event
         .iter()
-        .filter(|(k, _)| !GATEWAY_FIELDS.contains(&k.as_str()))
-        .chain(gateway.iter().map(|(k, v)| (k, v)));
+        .map(|(k, v)| (k.as_str(), v))
+        .filter(|(k, _)| !GATEWAY_FIELDS.contains(k))
+        .chain(gateway.iter().map(|(k, v)| (*k, v)));
     let mut out = Vec::with_capacity(512);
-    jcs::write_object(&mut out, members, &mut jcs::Path::default())
-        .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+    jcs::write_object(&mut out, members).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
     Ok(out)
 }
 

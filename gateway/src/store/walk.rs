@@ -23,19 +23,22 @@ pub(crate) struct Walked {
     pub damage: Option<Damage>,
 }
 
-/// Walks the records with keys `from..=to` (`to = None`: to the end of the log tree),
-/// comparing `checkpoints` on the way; `progress(done, total)` now and then.
+/// Walks the records with keys `from..=to`, comparing `checkpoints` on the way;
+/// `progress(done, total)` now and then.
 ///
 /// From `from > 1` on, the walk starts from the stored record `from - 1` (its hash is the
 /// expected `prev`) and the stored Merkle subtrees left of `from` (for checkpoint roots).
 pub(crate) fn walk(
     trees: &Trees,
     from: u64,
-    to: Option<u64>,
+    to: u64,
     checkpoints: &[Checkpoint],
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Walked, StoreError> {
     let from = from.max(1);
+    if to < from {
+        return Ok(Walked { records: 0, damage: None });
+    }
     let walker = if from == 1 {
         LogWalker::new(checkpoints)
     } else {
@@ -44,15 +47,8 @@ pub(crate) fn walk(
         LogWalker::resume(from, chain::head_at(trees, before)?, frontier, checkpoints)
     };
     let mut walker = walker.with_nodes_from(chain::STORED_FROM_LEVEL);
-    let start = u64_key(from);
-    let total = match to {
-        Some(to) => to.saturating_sub(from - 1),
-        None => trees.log.len() as u64,
-    };
-    let range = match to {
-        Some(to) => trees.log.range(start..=u64_key(to)),
-        None => trees.log.range(start..),
-    };
+    let total = to.saturating_sub(from - 1);
+    let range = trees.log.range(u64_key(from)..=u64_key(to));
     let mut done = 0u64;
     for item in range {
         let (key, value) = item?;
