@@ -120,24 +120,3 @@ async fn offline_verify_checks_the_committed_log_and_counts_an_unfinished_tail()
         crate::store::offline::verify_dir(&opts.data_dir, &Default::default(), |_, _| {}).expect("verify");
     assert_eq!((report.damage, report.records, report.uncommitted), (None, 17, 0));
 }
-
-#[tokio::test]
-async fn offline_verify_names_committed_records_missing_from_the_end() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let opts = options(dir.path());
-    {
-        let store = Store::open(&opts).expect("open");
-        append_all(&store, vec![ev(), ev(), ev()]).await;
-    }
-    {
-        let db = sled::Config::new().path(&opts.data_dir).open().expect("sled");
-        let trees = Trees::open(&db).expect("trees");
-        trees.log.remove(u64_key(3)).expect("remove");
-        db.flush().expect("flush");
-    }
-    let report =
-        crate::store::offline::verify_dir(&opts.data_dir, &Default::default(), |_, _| {}).expect("verify");
-    let damage = report.damage.expect("damage");
-    assert_eq!(damage.seq, 3);
-    assert_eq!(damage.kind, crate::ledger::verify::DamageKind::Truncated);
-}
