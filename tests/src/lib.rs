@@ -110,9 +110,12 @@ pub struct TestPolicies {
     pub host_probe: PathBuf,
     /// Memory bomb, giant output, panic or slow work, chosen by `details.hostile`.
     pub hostile: PathBuf,
+    /// Imports `test:foreign-import/net`, which the gateway does not offer.
+    pub foreign_import: PathBuf,
 }
 
-/// Builds `trap-policy`, `spin-policy`, `host-probe-policy` and `hostile-policy` for wasm32-wasip2 (once per test process).
+/// Builds the hostile test policies under `tests/policies/` for wasm32-wasip2 (once per
+/// test process).
 pub fn test_policies() -> &'static TestPolicies {
     static POLICIES: OnceLock<TestPolicies> = OnceLock::new();
     POLICIES.get_or_init(|| {
@@ -129,6 +132,8 @@ pub fn test_policies() -> &'static TestPolicies {
                 "host-probe-policy",
                 "-p",
                 "hostile-policy",
+                "-p",
+                "foreign-import-policy",
             ])
             .env("CARGO_TARGET_DIR", &wasm_target)
             .current_dir(workspace_root())
@@ -148,8 +153,15 @@ pub fn test_policies() -> &'static TestPolicies {
             spin: dir.join("spin_policy.wasm"),
             host_probe: dir.join("host_probe_policy.wasm"),
             hostile: dir.join("hostile_policy.wasm"),
+            foreign_import: dir.join("foreign_import_policy.wasm"),
         };
-        for p in [&policies.trap, &policies.spin, &policies.host_probe, &policies.hostile] {
+        for p in [
+            &policies.trap,
+            &policies.spin,
+            &policies.host_probe,
+            &policies.hostile,
+            &policies.foreign_import,
+        ] {
             assert!(p.is_file(), "cargo succeeded but {} is missing", p.display());
         }
         policies
