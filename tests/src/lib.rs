@@ -382,8 +382,15 @@ impl Gateway {
     /// Starts the gateway with `config` (where [`DATA_DIR_PLACEHOLDER`] becomes the data
     /// dir) and waits for its listening line.
     pub fn start(config: &str) -> Gateway {
+        Gateway::start_prepared(config, |_| {})
+    }
+
+    /// Like [`Gateway::start`], calling `prepare` with the data dir's path (not created
+    /// yet) before the first start: to put a file system of its own there, say.
+    pub fn start_prepared(config: &str, prepare: impl FnOnce(&Path)) -> Gateway {
         let dir = tempfile::Builder::new().prefix("auditgate-test-").tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
+        prepare(&data_dir);
         let config = config.replace(DATA_DIR_PLACEHOLDER, &toml_str(&data_dir.to_string_lossy()));
         let config_path = dir.path().join("policy.toml");
         std::fs::write(&config_path, config).expect("write the config");
@@ -476,6 +483,23 @@ impl Gateway {
     /// The data directory (`<tempdir>/data`).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// Runs `auditgate verify` on the (stopped) data dir with the external checkpoint file
+    /// when there is one and the public key the gateway printed at its last start.
+    pub fn verify_offline(&self) -> CliRun {
+        let data = self.data_dir();
+        let mut args = vec!["verify".to_string(), "--data".into(), data.display().to_string()];
+        let cp_file = data.with_extension("checkpoints");
+        if cp_file.is_file() {
+            args.extend(["--checkpoints".to_string(), cp_file.display().to_string()]);
+        }
+        let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        if let Some(key) = log.lines().rev().find_map(|l| l.split(" key=").nth(1)?.split_whitespace().next())
+        {
+            args.extend(["--public-key".to_string(), key.to_string()]);
+        }
+        run_cli(args)
     }
 
     /// The gateway's stderr (its log), as written so far.

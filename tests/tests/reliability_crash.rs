@@ -8,7 +8,6 @@
 #![cfg(feature = "reliability")]
 
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -75,32 +74,18 @@ fn client(url: String, round: u64, thread_no: usize, stop: Arc<AtomicBool>) -> V
     acked
 }
 
-/// Runs `auditgate verify` on the stopped data dir (with the external checkpoint file
-/// when there is one) and asserts it passes.
+/// `auditgate verify` on the stopped data dir (checkpoint file, public key) must pass.
 fn verify_offline(gw: &Gateway, round: u64) -> String {
-    let data = gw.data_dir();
-    let mut cmd = Command::new(binary_path());
-    cmd.arg("verify").arg("--data").arg(&data);
-    let cp_file = data.with_extension("checkpoints");
-    if cp_file.is_file() {
-        cmd.arg("--checkpoints").arg(&cp_file);
-    }
-    // The log's public key, as the gateway printed it at start-up.
-    let log = std::fs::read_to_string(gw.log_path()).unwrap_or_default();
-    if let Some(key) = log.lines().rev().find_map(|l| l.split(" key=").nth(1)?.split_whitespace().next()) {
-        cmd.arg("--public-key").arg(key);
-    }
-    let out = cmd.output().expect("run auditgate verify");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let run = gw.verify_offline();
     // 0: intact; 3: intact but no checkpoint yet (nothing to detect truncation with).
-    let code = out.status.code();
     assert!(
-        (code == Some(0) || code == Some(3)) && stdout.starts_with("ok:"),
-        "round {round}: auditgate verify failed ({:?}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        (run.code == Some(0) || run.code == Some(3)) && run.stdout.starts_with("ok:"),
+        "round {round}: auditgate verify failed ({:?}):\n{}\n{}",
+        run.code,
+        run.stdout,
+        run.stderr
     );
-    stdout
+    run.stdout
 }
 
 #[test]
