@@ -30,7 +30,9 @@ use auditgate::event::{self, Limits, ValidEvent};
 use auditgate::loadgen::workload::{Workload, WorkloadSpec, write_event};
 use auditgate::store::{AppendOutcome, EventQuery, NewRecord, Order, Pending, Store, StoreOptions};
 use chrono::{DateTime, Utc};
-use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use serde_json::Value;
 
 /// Event time of the first event: 2026-01-01T00:00:00Z in microseconds.
@@ -55,7 +57,8 @@ impl Events {
             .map(|body| {
                 let mut bytes = Vec::new();
                 write_event(&mut bytes, "placeholder", &event::format_time(now), body);
-                event::parse_event(&bytes, limits, now).unwrap_or_else(|e| panic!("a W1 event is invalid: {e}"))
+                event::parse_event(&bytes, limits, now)
+                    .unwrap_or_else(|e| panic!("a W1 event is invalid: {e}"))
             })
             .collect();
         Events { pool, received_at: event::format_time(now) }
@@ -67,7 +70,8 @@ impl Events {
         let valid = &self.pool[(n % self.pool.len() as u64) as usize];
         let id = format!("{:016x}-{n:08x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let time_micros = T0_MICROS + n as i64 * STEP_MICROS;
-        let time = DateTime::from_timestamp_micros(time_micros).unwrap_or_else(|| panic!("time {time_micros}"));
+        let time =
+            DateTime::from_timestamp_micros(time_micros).unwrap_or_else(|| panic!("time {time_micros}"));
         let mut fields = valid.fields.clone();
         fields.insert("id".into(), Value::String(id.clone()));
         fields.insert("time".into(), Value::String(event::format_time(time)));
@@ -128,16 +132,20 @@ fn store_append(c: &mut Criterion) {
         let store = Store::open(&options(dir.path())).unwrap_or_else(|e| panic!("open: {e}"));
         let mut next = 0u64;
         g.throughput(Throughput::Elements(batch));
-        g.bench_with_input(BenchmarkId::new("durable append, events per call", batch), &batch, |b, &batch| {
-            b.iter_batched(
-                || {
-                    next += batch;
-                    events.batch(next - batch, batch)
-                },
-                |items| append(&rt, &store, items),
-                BatchSize::PerIteration,
-            )
-        });
+        g.bench_with_input(
+            BenchmarkId::new("durable append, events per call", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_batched(
+                    || {
+                        next += batch;
+                        events.batch(next - batch, batch)
+                    },
+                    |items| append(&rt, &store, items),
+                    BatchSize::PerIteration,
+                )
+            },
+        );
         store.close();
     }
     g.finish();
@@ -173,9 +181,12 @@ fn build_store(dir: &Path, records: u64, events: &Events) {
         let count = BATCH.min(records - done);
         append(&rt, &store, events.batch(done, count));
         done += count;
-        if done % 100_000 == 0 || done == records {
+        if done.is_multiple_of(100_000) || done == records {
             let secs = started.elapsed().as_secs_f64();
-            eprintln!("store-query: {done}/{records} events in {secs:.0} s ({:.0} events/s)", done as f64 / secs);
+            eprintln!(
+                "store-query: {done}/{records} events in {secs:.0} s ({:.0} events/s)",
+                done as f64 / secs
+            );
         }
     }
     store.flush_and_close().unwrap_or_else(|e| panic!("close: {e}"));
@@ -215,10 +226,10 @@ fn store_query(c: &mut Criterion) {
     };
     let mid = T0_MICROS + (records as i64 / 2) * STEP_MICROS;
     let queries = [
-        ("user's newest 100, busiest user (~10% of events)", newest("user-00000@corp.example.com")),
-        ("user's newest 100, user ranked 100 (~0.1%)", newest("user-00100@corp.example.com")),
+        ("one user, newest 100: the busiest (~10% of events)", newest("user-00000@corp.example.com")),
+        ("one user, newest 100: rank 100 (~0.1% of events)", newest("user-00100@corp.example.com")),
         (
-            "time range of 1 minute, first 100",
+            "time range, first 100 of one minute",
             EventQuery {
                 from_micros: Some(mid),
                 to_micros: Some(mid + 60_000_000),
@@ -227,7 +238,7 @@ fn store_query(c: &mut Criterion) {
             },
         ),
         (
-            "action admin.role.change (~5%), newest 100",
+            "one action, newest 100: admin.role.change (~5%)",
             EventQuery {
                 action: Some("admin.role.change".into()),
                 limit: 100,
