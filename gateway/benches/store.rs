@@ -8,7 +8,7 @@
 //!   (default 1M): one user's newest 100 events (the busiest user, ~10% of the log, and a
 //!   user with ~0.1%), 100 events of a one-minute time range, and the newest 100 of one
 //!   action. The store is built once through `Store::append` in batches of 10k into
-//!   `<target>/bench-data/store-query-<N>/` (minutes; a few GB) and kept for later runs; a
+//!   `<target>/bench-data/store-query-<N>/` (1M: ~3 min, 3.8 GB) and kept for later runs; a
 //!   `complete` marker beside it tells a finished build from an interrupted one, which is
 //!   rebuilt. 10M records (the design's query target) are not feasible on the 24 GB, 2-core
 //!   machine this was written on: ~3 KB on disk per record is ~30 GB, more than its free
