@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 /// Size and shape limits of one event (from `[server]`).
@@ -215,9 +215,19 @@ pub fn validate(value: Value, received: DateTime<Utc>) -> Result<ValidEvent, Eve
         }
     }
     let time = match optional_str(&fields, "time")? {
-        Some(t) => DateTime::parse_from_rfc3339(t)
-            .map_err(|e| EventError::invalid("time", format!("{t:?} is not an RFC 3339 time ({e})")))?
-            .with_timezone(&Utc),
+        Some(t) => {
+            let time = DateTime::parse_from_rfc3339(t)
+                .map_err(|e| EventError::invalid("time", format!("{t:?} is not an RFC 3339 time ({e})")))?
+                .with_timezone(&Utc);
+            // The stored form is UTC, and RFC 3339 has four-digit years only.
+            if !(0..=9999).contains(&time.year()) {
+                return Err(EventError::invalid(
+                    "time",
+                    format!("{t:?} is outside the years 0000-9999 in UTC"),
+                ));
+            }
+            time
+        }
         None => received,
     };
     fields.insert("time".into(), Value::from(format_time(time)));
@@ -316,6 +326,24 @@ mod tests {
         let e = check(json!({"action": "a", "outcome": "success", "time": "2026-01-02T05:04:05+02:00"}))
             .expect("valid");
         assert_eq!(e.fields["time"], "2026-01-02T03:04:05.000000Z");
+    }
+
+    #[test]
+    fn times_outside_four_digit_years_in_utc_are_refused() {
+        // Found with the fuzz targets' check that a stored time is RFC 3339: an offset moved
+        // these into year -1 and 10000, stored as "-0001-…" and "+10000-…".
+        for t in ["0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"] {
+            let err = check(json!({"action": "a", "outcome": "success", "time": t})).expect_err(t);
+            assert_eq!(err.code(), "invalid_field", "{t}");
+            assert!(err.to_string().contains("0000-9999"), "{t}: {err}");
+        }
+        for (t, stored) in [
+            ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00.000000Z"),
+            ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"),
+        ] {
+            let e = check(json!({"action": "a", "outcome": "success", "time": t})).expect(t);
+            assert_eq!(e.fields["time"], stored);
+        }
     }
 
     #[test]

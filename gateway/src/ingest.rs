@@ -85,11 +85,85 @@ pub struct Ingestor {
     pub limits: Limits,
 }
 
-/// One parsed item of a request: valid, or refused with its error.
-enum Parsed {
+/// One parsed item of a request: valid, or refused with its error. Both carry the item's
+/// NDJSON line number (`None` for `POST /v1/events`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
     /// A valid event, with its NDJSON line number.
     Valid(ValidEvent, Option<usize>),
     Invalid(EventError, Option<usize>),
+}
+
+/// Splits a request body into its events and validates each one, exactly as ingest does
+/// before the policy chain (public so that the fuzz targets reach the same code). `Ok`
+/// holds one item per event in input order, and whether the body was a single object;
+/// `Err` means the body as a whole is unusable (a JSON body that is not UTF-8, empty, or
+/// an unreadable array).
+pub fn parse_body(
+    body: &[u8],
+    format: BodyFormat,
+    limits: Limits,
+    received: DateTime<Utc>,
+) -> Result<(Vec<Parsed>, bool), EventError> {
+    match format {
+        BodyFormat::Json => parse_json(body, limits, received),
+        BodyFormat::Ndjson => Ok((parse_ndjson(body, limits, received), false)),
+    }
+}
+
+/// `POST /v1/events`: one object or an array of objects.
+fn parse_json(
+    body: &[u8],
+    limits: Limits,
+    received: DateTime<Utc>,
+) -> Result<(Vec<Parsed>, bool), EventError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        EventError::InvalidJson(format!(
+            "the body is not valid UTF-8 (first bad byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let first = text.trim_start().as_bytes().first().copied();
+    match first {
+        Some(b'[') => {
+            let raws: Vec<&RawValue> = serde_json::from_str(text).map_err(event::json_error)?;
+            let parsed =
+                raws.into_iter().map(|raw| parse_one(raw.get().as_bytes(), limits, received, None)).collect();
+            Ok((parsed, false))
+        }
+        None => Err(EventError::InvalidJson("the body is empty".into())),
+        Some(_) => Ok((vec![parse_one(body, limits, received, None)], true)),
+    }
+}
+
+/// `POST /v1/events/bulk`: one event per line; blank lines are skipped; a bad line fails
+/// alone.
+fn parse_ndjson(body: &[u8], limits: Limits, received: DateTime<Utc>) -> Vec<Parsed> {
+    body.split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, line)| {
+            let line_no = i + 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            match std::str::from_utf8(line) {
+                Ok(_) => parse_one(line, limits, received, Some(line_no)),
+                Err(e) => Parsed::Invalid(
+                    EventError::InvalidJson(format!(
+                        "line {line_no} is not valid UTF-8 (first bad byte at offset {})",
+                        e.valid_up_to()
+                    )),
+                    Some(line_no),
+                ),
+            }
+        })
+        .collect()
+}
+
+fn parse_one(bytes: &[u8], limits: Limits, received: DateTime<Utc>, line: Option<usize>) -> Parsed {
+    match event::parse_event(bytes, limits, received) {
+        Ok(ev) => Parsed::Valid(ev, line),
+        Err(e) => Parsed::Invalid(e, line),
+    }
 }
 
 impl Ingestor {
@@ -102,10 +176,7 @@ impl Ingestor {
         source: &str,
     ) -> Result<(Vec<ItemResult>, bool), IngestError> {
         let received = Utc::now();
-        let (parsed, single) = match format {
-            BodyFormat::Json => self.parse_json(body, received)?,
-            BodyFormat::Ndjson => (self.parse_ndjson(body, received), false),
-        };
+        let (parsed, single) = parse_body(body, format, self.limits, received).map_err(IngestError::Event)?;
 
         // Idempotency pre-check, so a retried event does not run the chain (and its
         // counters) again. The writer re-checks authoritatively.
@@ -217,59 +288,5 @@ impl Ingestor {
             })
             .collect();
         Ok((results, single))
-    }
-
-    /// `POST /v1/events`: one object or an array of objects.
-    fn parse_json(&self, body: &[u8], received: DateTime<Utc>) -> Result<(Vec<Parsed>, bool), IngestError> {
-        let text = std::str::from_utf8(body).map_err(|e| {
-            IngestError::Event(EventError::InvalidJson(format!(
-                "the body is not valid UTF-8 (first bad byte at offset {})",
-                e.valid_up_to()
-            )))
-        })?;
-        let first = text.trim_start().as_bytes().first().copied();
-        match first {
-            Some(b'[') => {
-                let raws: Vec<&RawValue> =
-                    serde_json::from_str(text).map_err(|e| IngestError::Event(event::json_error(e)))?;
-                let parsed = raws
-                    .into_iter()
-                    .map(|raw| self.parse_one(raw.get().as_bytes(), received, None))
-                    .collect();
-                Ok((parsed, false))
-            }
-            None => Err(IngestError::Event(EventError::InvalidJson("the body is empty".into()))),
-            Some(_) => Ok((vec![self.parse_one(body, received, None)], true)),
-        }
-    }
-
-    /// `POST /v1/events/bulk`: one event per line; blank lines are skipped; a bad line
-    /// fails alone.
-    fn parse_ndjson(&self, body: &[u8], received: DateTime<Utc>) -> Vec<Parsed> {
-        body.split(|&b| b == b'\n')
-            .enumerate()
-            .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
-            .map(|(i, line)| {
-                let line_no = i + 1;
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                match std::str::from_utf8(line) {
-                    Ok(_) => self.parse_one(line, received, Some(line_no)),
-                    Err(e) => Parsed::Invalid(
-                        EventError::InvalidJson(format!(
-                            "line {line_no} is not valid UTF-8 (first bad byte at offset {})",
-                            e.valid_up_to()
-                        )),
-                        Some(line_no),
-                    ),
-                }
-            })
-            .collect()
-    }
-
-    fn parse_one(&self, bytes: &[u8], received: DateTime<Utc>, line: Option<usize>) -> Parsed {
-        match event::parse_event(bytes, self.limits, received) {
-            Ok(ev) => Parsed::Valid(ev, line),
-            Err(e) => Parsed::Invalid(e, line),
-        }
     }
 }

@@ -116,6 +116,10 @@ pub fn split_file(text: &str) -> Vec<String> {
     let mut in_sigs = false;
     for line in text.split_inclusive('\n') {
         if line == "\n" {
+            if current.is_empty() {
+                // Blank lines between notes only separate them; they are not a note.
+                continue;
+            }
             if in_sigs {
                 if !current.is_empty() {
                     notes.push(std::mem::take(&mut current));
@@ -160,6 +164,24 @@ mod tests {
         assert_eq!(B64.decode(lines[2]).expect("b64"), vec![7u8; 32]);
         assert_eq!(Checkpoint::parse_body(&body).expect("parses"), c);
         assert!(Checkpoint::parse_body("o\n12\nAAAA\n").is_err());
+    }
+
+    #[test]
+    fn blank_lines_between_notes_are_not_notes() {
+        // Found by fuzz/checkpoint_parse: after a note, a run of blank lines became a note of
+        // one "\n", which `auditgate verify` reported as a checkpoint with a bad signature.
+        let s = NoteSigner::generate("example.org/audit").expect("key");
+        let notes: Vec<String> = (1..=2).map(|n| s.sign(&cp(n, n * 10).body())).collect();
+        let file = format!("\n\n{}\n\n\n\n{}\n\n\n", notes[0], notes[1]);
+        assert_eq!(split_file(&file), notes);
+
+        let fuzzed = format!(
+            "fuzz.exhhhhhhhhhhample/log+0c419003+AXbD+f9{}Jxo0QWXPSShrfPMMVK+gvwlxvhgYDj/3PFwI2",
+            "\n".repeat(38)
+        );
+        let split = split_file(&fuzzed);
+        assert_eq!(split.len(), 2, "{split:?}");
+        assert!(split.iter().all(|n| !n.trim().is_empty()), "{split:?}");
     }
 
     #[test]
