@@ -10,28 +10,15 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Number, Value};
 
-const NAMES: &[&str] = &[
-    "id",
-    "time",
-    "action",
-    "outcome",
-    "user",
-    "ip",
-    "user_agent",
-    "session_id",
-    "request_id",
-    "resource_type",
-    "resource_id",
-    "reason",
-    "severity",
-    "details",
-    "changes",
-    "before",
-    "after",
-    "seq",
-    "tags",
-    "source",
-];
+/// Names tried beside the schema's own fields and the gateway's reserved ones.
+const EXTRA_NAMES: [&str; 3] = ["before", "after", "prev"];
+
+/// The `i`-th field name to try (wrapping): the schema's, the gateway's, then the extras.
+fn field_name(i: usize) -> &'static str {
+    let names = || event::KNOWN_FIELDS.iter().chain(&event::GATEWAY_FIELDS).chain(&EXTRA_NAMES);
+    names().nth(i % names().count()).copied().unwrap_or("id")
+}
+
 const WORDS: &[&str] = &[
     "user.login",
     "admin.role.change",
@@ -83,7 +70,7 @@ struct Input {
 
 fn key(k: &Key) -> String {
     match k {
-        Key::Named(i) => NAMES[*i as usize % NAMES.len()].to_string(),
+        Key::Named(i) => field_name(*i as usize).to_string(),
         Key::Other(s) => s.clone(),
     }
 }

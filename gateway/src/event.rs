@@ -21,7 +21,7 @@ pub enum EventError {
     InvalidJson(String),
     #[error("the event must be a JSON object, found {0}")]
     NotAnObject(&'static str),
-    #[error("unknown field `{0}`: allowed fields are {ALLOWED}")]
+    #[error("unknown field `{0}`: allowed fields are {allowed}", allowed = KNOWN_FIELDS.join(", "))]
     UnknownField(String),
     #[error("field `{0}` is set by the gateway and may not be sent")]
     ReservedField(String),
@@ -34,9 +34,6 @@ pub enum EventError {
     #[error("the event is {size} bytes; the limit is {limit} bytes (server.max_event_bytes)")]
     TooLarge { size: usize, limit: usize },
 }
-
-const ALLOWED: &str = "id, time, action, outcome, user, ip, user_agent, session_id, request_id, \
-                       resource_type, resource_id, reason, severity, details, changes";
 
 /// Fields the gateway adds to every stored record; clients may not send them.
 pub const GATEWAY_FIELDS: [&str; 6] = ["seq", "received_at", "source", "policy_set", "redacted", "tags"];
@@ -237,7 +234,8 @@ pub fn validate(value: Value, received: DateTime<Utc>) -> Result<ValidEvent, Eve
 
 const OUTCOMES: [&str; 4] = ["success", "failure", "error", "unknown"];
 const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
-const KNOWN: [&str; 15] = [
+/// The top-level fields a client may send (the event schema); anything else is refused.
+pub const KNOWN_FIELDS: [&str; 15] = [
     "id",
     "time",
     "action",
@@ -256,7 +254,7 @@ const KNOWN: [&str; 15] = [
 ];
 
 fn is_known(key: &str) -> bool {
-    KNOWN.contains(&key)
+    KNOWN_FIELDS.contains(&key)
 }
 
 fn kind(v: &Value) -> &'static str {

@@ -14,11 +14,6 @@ use super::error::StoreError;
 use crate::ledger::jcs;
 use crate::ledger::merkle::{self, Hash};
 
-/// Field names the gateway owns. An event field of the same name is never stored (the
-/// event layer refuses them from clients; this keeps the JSON object free of duplicates).
-pub(crate) const GATEWAY_FIELDS: [&str; 7] =
-    ["seq", "received_at", "source", "policy_set", "redacted", "tags", "prev"];
-
 /// Turns new records into log values, in `seq` order, each linked to the one before.
 #[derive(Debug)]
 pub(crate) struct RecordEncoder {
@@ -64,11 +59,13 @@ pub(crate) fn encode_linked(seq: u64, prev: &Hash, r: &NewRecord) -> Result<Vec<
         ("tags", Value::from(r.tags.clone())),
         ("prev", Value::from(hex::encode(prev))),
     ];
+    // An event field named like one the gateway writes is never stored (the event layer
+    // refuses them from clients; this keeps the JSON object free of duplicates).
     let members = r
         .event
         .iter()
         .map(|(k, v)| (k.as_str(), v))
-        .filter(|(k, _)| !GATEWAY_FIELDS.contains(k))
+        .filter(|(k, _)| !gateway.iter().any(|(g, _)| g == k))
         .chain(gateway.iter().map(|(k, v)| (*k, v)));
     let mut out = Vec::with_capacity(512);
     jcs::write_object(&mut out, members).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
