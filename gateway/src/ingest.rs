@@ -145,15 +145,20 @@ fn parse_ndjson(body: &[u8], limits: Limits, received: DateTime<Utc>) -> Vec<Par
         .map(|(i, line)| {
             let line_no = i + 1;
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            match std::str::from_utf8(line) {
-                Ok(_) => parse_one(line, limits, received, Some(line_no)),
-                Err(e) => Parsed::Invalid(
-                    EventError::InvalidJson(format!(
-                        "line {line_no} is not valid UTF-8 (first bad byte at offset {})",
-                        e.valid_up_to()
-                    )),
-                    Some(line_no),
-                ),
+            match parse_one(line, limits, received, Some(line_no)) {
+                // serde_json accepts only UTF-8, so a parsed line needs no second pass; a
+                // refused one that is not UTF-8 is named for that, whatever else is wrong.
+                Parsed::Invalid(e, at) => match std::str::from_utf8(line) {
+                    Ok(_) => Parsed::Invalid(e, at),
+                    Err(bad) => Parsed::Invalid(
+                        EventError::InvalidJson(format!(
+                            "line {line_no} is not valid UTF-8 (first bad byte at offset {})",
+                            bad.valid_up_to()
+                        )),
+                        at,
+                    ),
+                },
+                valid => valid,
             }
         })
         .collect()
