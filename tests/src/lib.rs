@@ -99,6 +99,24 @@ where
     }
 }
 
+/// Runs `auditgate serve` on `config` (a complete config, data dir included) until it
+/// exits by itself: for start-ups that must fail. Answers the exit status and stderr.
+pub fn serve_until_exit(config: &str) -> (std::process::ExitStatus, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, config).expect("write config");
+    let out = Command::new(binary_path())
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run auditgate serve");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// Paths of the hostile test policies, compiled to WASM components.
 #[derive(Debug, Clone)]
 pub struct TestPolicies {

@@ -1,7 +1,6 @@
 //! A second gateway on a data directory that a running one holds refuses to start, says
 //! why, and leaves the first one and its data alone.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use auditgate_tests::*;
@@ -14,20 +13,9 @@ fn a_second_gateway_on_the_same_data_dir_refuses_to_start() {
 
     // The same data dir, another port.
     let config = default_config().replace(DATA_DIR_PLACEHOLDER, &toml_str(&gw.data_dir().to_string_lossy()));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("policy.toml");
-    std::fs::write(&path, config).expect("write config");
-    let child = Command::new(binary_path())
-        .args(["serve", "--config", &path.to_string_lossy()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn auditgate");
     let started = Instant::now();
-    let out = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the second gateway must not run: {stderr}");
+    let (status, stderr) = serve_until_exit(&config);
+    assert!(!status.success(), "the second gateway must not run: {stderr}");
     assert!(stderr.contains("in use by another process"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(60), "it gives up instead of waiting forever");
 

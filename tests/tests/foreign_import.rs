@@ -2,7 +2,6 @@
 //! foreign-import-policy` wants a `net` interface) is refused when it is loaded, with an
 //! error naming the policy and the import; it never runs, and stored data is untouched.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use auditgate_tests::*;
@@ -20,19 +19,9 @@ fn the_gateway_refuses_to_start_with_a_policy_importing_an_unknown_interface() {
     let policy = PolicySpec::new("wants-network", &test_policies().foreign_import, OnError::Reject);
     let config = with_policies(&default_config(), &[policy])
         .replace(DATA_DIR_PLACEHOLDER, &toml_str(&gw.data_dir().to_string_lossy()));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("policy.toml");
-    std::fs::write(&path, config).expect("write config");
     let started = Instant::now();
-    let out = Command::new(binary_path())
-        .args(["serve", "--config", &path.to_string_lossy()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run auditgate");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the gateway must not start with this policy: {stderr}");
+    let (status, stderr) = serve_until_exit(&config);
+    assert!(!status.success(), "the gateway must not start with this policy: {stderr}");
     assert!(stderr.contains("wants-network"), "the error names the policy: {stderr}");
     assert!(stderr.contains(IMPORT), "the error names the missing import: {stderr}");
     assert!(started.elapsed() < Duration::from_secs(60), "it fails at load, not after a wait");
