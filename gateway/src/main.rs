@@ -112,6 +112,12 @@ fn progress_bar() -> indicatif::ProgressBar {
     bar
 }
 
+/// The process allocator. sled's writer path allocates and frees node copies for every
+/// insert, and glibc's malloc was ~25% of the store writer's CPU under bulk ingest
+/// (perf); mimalloc is a well-kept drop-in that handles these short-lived copies faster.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
