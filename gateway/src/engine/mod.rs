@@ -190,7 +190,7 @@ impl PolicyEngine {
                 policy = %pc.name,
                 module = %pc.module,
                 sha256 = %hex::encode(module_hash),
-                code = code.as_str(),
+                code = %code.as_str(),
                 "policy loaded"
             );
             policies.push(LoadedPolicy {
