@@ -158,3 +158,25 @@ fn sorted(names: &[&'static str]) -> Vec<&'static str> {
     v.sort();
     v
 }
+
+#[test]
+fn a_component_the_host_refuses_is_not_cached() {
+    let mut gw = Gateway::start_default();
+    assert!(gw.stop(), "graceful stop; log:\n{}", gw.log_tail(3000));
+    let cache_dir = gw.data_dir().join("module-cache");
+    let before = cache_files(&cache_dir);
+
+    let refused = PolicySpec::new("wants-network", &test_policies().foreign_import, OnError::Reject);
+    let config = with_policies(&default_config(), &[refused])
+        .replace(DATA_DIR_PLACEHOLDER, &toml_str(&gw.data_dir().to_string_lossy()));
+    let (status, stderr) = serve_until_exit(&config);
+    assert!(!status.success(), "the gateway must not start with this policy: {stderr}");
+    let foreign = std::fs::read(&test_policies().foreign_import).expect("read the component");
+    let foreign_sha = sha256_hex(&foreign);
+    let after = cache_files(&cache_dir);
+    assert!(
+        after.iter().all(|p| !p.to_string_lossy().contains(&foreign_sha)),
+        "the refused component was cached: {after:?}"
+    );
+    assert_eq!(after, before, "the default chain's entries stay: {stderr}");
+}

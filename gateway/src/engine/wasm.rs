@@ -187,31 +187,31 @@ impl WasmRuntime {
 
     /// Links the component `bytes` (whose SHA-256 is `hash`) against the host, taking its
     /// compiled code from the cache when an entry is there and usable; otherwise compiles
-    /// and stores it. A cache entry that cannot be used is logged and replaced.
+    /// it and, once it links, stores it (a component the host refuses is never cached). A
+    /// cache entry that cannot be used is logged and replaced.
     pub fn load_cached(
         &self,
         bytes: &[u8],
         hash: &ModuleHash,
     ) -> wasmtime::Result<(PolicyPre<StoreData>, CodeSource)> {
-        let (component, source) = self.component(bytes, hash)?;
-        let pre = self.linker.instantiate_pre(&component)?;
-        Ok((PolicyPre::new(pre)?, source))
-    }
-
-    fn component(&self, bytes: &[u8], hash: &ModuleHash) -> wasmtime::Result<(Component, CodeSource)> {
-        let Some(cache) = &self.cache else {
-            return Ok((Component::new(&self.engine, bytes)?, CodeSource::Compiled));
+        let cached = self.cache.as_ref().and_then(|cache| match cache.load(&self.engine, hash) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "compiled-component cache entry unusable; compiling again");
+                None
+            }
+        });
+        let (component, source) = match cached {
+            Some(component) => (component, CodeSource::Cache),
+            None => (Component::new(&self.engine, bytes)?, CodeSource::Compiled),
         };
-        match cache.load(&self.engine, hash) {
-            Ok(Some(component)) => return Ok((component, CodeSource::Cache)),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "compiled-component cache entry unusable; compiling again"),
-        }
-        let component = Component::new(&self.engine, bytes)?;
-        if let Err(e) = cache.store(hash, &component) {
+        let pre = PolicyPre::new(self.linker.instantiate_pre(&component)?)?;
+        if let (Some(cache), CodeSource::Compiled) = (&self.cache, source)
+            && let Err(e) = cache.store(hash, &component)
+        {
             tracing::warn!(error = %e, "cannot write the compiled-component cache entry");
         }
-        Ok((component, CodeSource::Compiled))
+        Ok((pre, source))
     }
 }
 
