@@ -132,14 +132,31 @@ impl Default for CheckpointsConfig {
 }
 
 /// `[engine]`: the policy engine as a whole.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     /// File holding the HMAC key used for `pseudonymize`; created (mode 0600) on first
     /// start when missing. Default: `<data_dir>/pseudonym.key`.
     pub pseudonym_key_file: Option<PathBuf>,
+    /// Keep what Cranelift compiled from each policy component on disk, so later starts
+    /// load it instead of compiling again (seconds saved per start). Default: on.
+    pub module_cache: bool,
+    /// Where the compiled components live. Default: `<data_dir>/module-cache`. Whoever
+    /// can write here can make the gateway run native code: guard it like the binary.
+    pub module_cache_dir: Option<PathBuf>,
     /// `[engine.host]`: caps on what policies may keep and write through the host interface.
     pub host: HostLimits,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            pseudonym_key_file: None,
+            module_cache: true,
+            module_cache_dir: None,
+            host: HostLimits::default(),
+        }
+    }
 }
 
 /// `[engine.host]`: the caps of the WIT `host` interface, per policy. A call over a cap
@@ -344,10 +361,12 @@ impl Config {
         if self.storage.data_dir.is_relative() {
             self.storage.data_dir = base.join(&self.storage.data_dir);
         }
-        if let Some(p) = &self.engine.pseudonym_key_file
-            && p.is_relative()
+        for p in
+            [&mut self.engine.pseudonym_key_file, &mut self.engine.module_cache_dir].into_iter().flatten()
         {
-            self.engine.pseudonym_key_file = Some(base.join(p));
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
         for table in &mut self.lookup {
             if table.path.is_relative() {
@@ -538,6 +557,13 @@ impl Config {
         })
     }
 
+    /// The compiled-component cache directory, or `None` when `engine.module_cache` is off.
+    pub fn module_cache_dir(&self) -> Option<PathBuf> {
+        self.engine.module_cache.then(|| {
+            self.engine.module_cache_dir.clone().unwrap_or_else(|| self.storage.data_dir.join("module-cache"))
+        })
+    }
+
     /// Where the pseudonymization key lives.
     pub fn pseudonym_key_path(&self) -> PathBuf {
         self.engine.pseudonym_key_file.clone().unwrap_or_else(|| self.storage.data_dir.join("pseudonym.key"))
@@ -564,6 +590,18 @@ mod tests {
         assert!(config.has_development_key());
         assert_eq!(config.policy[0].module, "builtin:redact-secrets");
         assert_eq!(config.policy[0].on_error, OnError::Reject);
+    }
+
+    #[test]
+    fn the_module_cache_defaults_into_the_data_dir_and_can_move_or_be_off() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(dir.path(), &format!("[storage]\ndata_dir = \"d\"\n{KEY}"));
+        let config = Config::load(&p).expect("loads");
+        assert_eq!(config.module_cache_dir(), Some(dir.path().join("d").join("module-cache")));
+        let p = write(dir.path(), &format!("[engine]\nmodule_cache_dir = \"cc\"\n{KEY}"));
+        assert_eq!(Config::load(&p).expect("loads").module_cache_dir(), Some(dir.path().join("cc")));
+        let p = write(dir.path(), &format!("[engine]\nmodule_cache = false\n{KEY}"));
+        assert_eq!(Config::load(&p).expect("loads").module_cache_dir(), None);
     }
 
     #[test]

@@ -106,6 +106,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             "development keys (ag_dev_*) are configured: fine on loopback, replace them for any real use"
         );
     }
+    // The signal handlers are in place before anyone learns the address: a SIGTERM sent
+    // right after the listening line must shut down gracefully, not kill the process.
+    let shutdown = shutdown_signal()?;
     tracing::info!(%addr, "listening");
     // A machine-readable line on stdout: scripts and tests wait for it.
     {
@@ -113,7 +116,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         writeln!(out, "auditgate: listening on {addr}")?;
         out.flush()?;
     }
-    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await?;
     tracing::info!("shutting down: persisting policy host state, flushing the store");
     blocking(move || host.shutdown()).await?;
     store.close();
@@ -123,29 +126,28 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Installs the SIGINT/SIGTERM handlers now and answers a future that resolves on the
+/// first of them.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+    })
+}
+
+/// Ctrl-C only, where there are no Unix signals.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
 }

@@ -7,6 +7,7 @@
 //! failure (error result, trap, timeout, bad patch) applies the policy's `on_error`.
 
 pub mod host;
+pub mod module_cache;
 pub mod patch;
 pub mod pseudonym;
 pub mod wasm;
@@ -23,8 +24,9 @@ use crate::config::{Config, OnError, PolicyConfig};
 use crate::event::{self, ValidEvent};
 use crate::store::NewAlert;
 use host::{HostError, HostServices};
+use module_cache::ModuleHash;
 use pseudonym::Pseudonymizer;
-use wasm::{CallError, DecisionOut, InstancePool, InstanceSpec, WasmRuntime};
+use wasm::{CallError, CodeSource, DecisionOut, InstancePool, InstanceSpec, WasmRuntime};
 
 /// The most events one policy call carries. The design measured batching 16 events per
 /// call as enough to amortise the call's fixed cost; bigger calls only make `timeout_ms`
@@ -144,16 +146,27 @@ impl PolicyEngine {
         db: Option<&sled::Db>,
     ) -> Result<Self, EngineError> {
         let host = Arc::new(HostServices::start(config, db)?);
-        let runtime = WasmRuntime::new().map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        // Only the serving gateway (`load_durable`) keeps compiled components on disk:
+        // `check-config` and `policy test` must not write into a data directory.
+        let cache_dir = db.and_then(|_| config.module_cache_dir());
+        let runtime = match &cache_dir {
+            Some(dir) => WasmRuntime::with_cache(dir),
+            None => WasmRuntime::new(),
+        }
+        .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        let mut module_hashes = Vec::with_capacity(config.policy.len());
+        let mut from_cache = 0usize;
         let mut set_hash = Sha256::new();
         let mut policies = Vec::with_capacity(config.policy.len());
         for pc in &config.policy {
             let fail = |message: String| EngineError::Policy { policy: pc.name.clone(), message };
             let bytes = module_bytes(pc).map_err(fail)?;
-            let module_hash = Sha256::digest(&bytes);
-            let pre = runtime
-                .load(&bytes)
+            let module_hash: ModuleHash = Sha256::digest(&bytes).into();
+            let (pre, code) = runtime
+                .load_cached(&bytes, &module_hash)
                 .map_err(|e| fail(format!("module {} is not a valid policy component: {e:#}", pc.module)))?;
+            module_hashes.push(module_hash);
+            from_cache += usize::from(code == CodeSource::Cache);
             let config_json = serde_json::to_vec(&pc.config).map_err(|e| fail(e.to_string()))?;
             set_hash.update(pc.name.as_bytes());
             set_hash.update([0]);
@@ -173,7 +186,13 @@ impl PolicyEngine {
                 host: host.context(&pc.name).ok_or_else(|| fail("no host context".into()))?,
             };
             let pool = InstancePool::new(&runtime, pre, spec).map_err(|e| fail(e.to_string()))?;
-            tracing::info!(policy = %pc.name, module = %pc.module, sha256 = %hex::encode(module_hash), "policy loaded");
+            tracing::info!(
+                policy = %pc.name,
+                module = %pc.module,
+                sha256 = %hex::encode(module_hash),
+                code = %code.as_str(),
+                "policy loaded"
+            );
             policies.push(LoadedPolicy {
                 name: pc.name.clone(),
                 on_error: pc.on_error,
@@ -181,6 +200,18 @@ impl PolicyEngine {
                 pool,
                 stats: PolicyStats::default(),
             });
+        }
+        if let Some(cache) = runtime.cache() {
+            // Entries of modules no longer configured (or of another wasmtime) would only
+            // pile up; a reload compiling one of them again costs one compile.
+            let removed = cache.retain(&module_hashes);
+            tracing::info!(
+                dir = %cache.dir().display(),
+                from_cache,
+                compiled = module_hashes.len() - from_cache,
+                removed,
+                "compiled-component cache"
+            );
         }
         // The tables change what enrichment writes: they are part of the policy set.
         for (name, digest) in host.table_digests() {

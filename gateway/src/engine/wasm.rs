@@ -2,6 +2,7 @@
 //! pooled and reused, each call bounded by an epoch deadline and a memory cap, and no WASI
 //! capability granted (no files, no sockets, no environment, no inherited stdio).
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::host::{HostCallRefused, HostContext};
+use super::module_cache::{ModuleCache, ModuleHash};
 use super::patch::Patch;
 
 wasmtime::component::bindgen!({
@@ -100,21 +102,48 @@ impl self::auditgate::policy::host::Host for StoreData {
     }
 }
 
-/// The wasmtime engine shared by every policy, with its epoch ticker.
+/// The wasmtime engine shared by every policy, with its epoch ticker, and the
+/// compiled-component cache when there is one.
 #[derive(Clone)]
 pub struct WasmRuntime {
     engine: Engine,
     linker: Arc<Linker<StoreData>>,
+    cache: Option<ModuleCache>,
+}
+
+/// Where a policy's native code came from when it was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSource {
+    /// Deserialized from the compiled-component cache.
+    Cache,
+    /// Compiled with Cranelift now (and, with a cache, stored for the next start).
+    Compiled,
+}
+
+impl CodeSource {
+    /// The word the logs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeSource::Cache => "cache",
+            CodeSource::Compiled => "compiled",
+        }
+    }
+}
+
+/// The wasmtime configuration of every engine: component model and epoch interruption.
+/// The compiled-component cache's key covers it, so a change here misses the cache.
+pub(crate) fn engine_config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config
 }
 
 impl WasmRuntime {
     /// Builds the engine (epoch interruption on) and the linker (our host interface plus
-    /// WASI with no capabilities), and starts the ticker thread.
+    /// WASI with no capabilities), and starts the ticker thread. No compile cache.
     pub fn new() -> wasmtime::Result<Self> {
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config)?;
+        let engine = Engine::new(&engine_config())?;
         let mut linker = Linker::<StoreData>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Policy::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?;
@@ -129,14 +158,60 @@ impl WasmRuntime {
                 }
             })
             .map_err(|e| wasmtime::Error::msg(format!("cannot start the epoch thread: {e}")))?;
-        Ok(Self { engine, linker: Arc::new(linker) })
+        Ok(Self { engine, linker: Arc::new(linker), cache: None })
     }
 
-    /// Compiles a component and links it against the host.
+    /// [`WasmRuntime::new`] with compiled components cached in `dir`. A directory that
+    /// cannot be created is logged and the runtime compiles without a cache: the cache
+    /// saves time, it never stops the gateway from starting.
+    pub fn with_cache(dir: &Path) -> wasmtime::Result<Self> {
+        let mut runtime = Self::new()?;
+        match ModuleCache::open(dir, &runtime.engine) {
+            Ok(cache) => runtime.cache = Some(cache),
+            Err(e) => tracing::warn!(error = %e, "compiled-component cache unusable; compiling every policy"),
+        }
+        Ok(runtime)
+    }
+
+    /// The compiled-component cache, if this runtime has one.
+    pub fn cache(&self) -> Option<&ModuleCache> {
+        self.cache.as_ref()
+    }
+
+    /// Compiles a component and links it against the host (no cache).
     pub fn load(&self, bytes: &[u8]) -> wasmtime::Result<PolicyPre<StoreData>> {
         let component = Component::new(&self.engine, bytes)?;
         let pre = self.linker.instantiate_pre(&component)?;
         PolicyPre::new(pre)
+    }
+
+    /// Links the component `bytes` (whose SHA-256 is `hash`) against the host, taking its
+    /// compiled code from the cache when an entry is there and usable; otherwise compiles
+    /// it and, once it links, stores it (a component the host refuses is never cached). A
+    /// cache entry that cannot be used is logged and replaced.
+    pub fn load_cached(
+        &self,
+        bytes: &[u8],
+        hash: &ModuleHash,
+    ) -> wasmtime::Result<(PolicyPre<StoreData>, CodeSource)> {
+        let cached = self.cache.as_ref().and_then(|cache| match cache.load(&self.engine, hash) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "compiled-component cache entry unusable; compiling again");
+                None
+            }
+        });
+        let (component, source) = match cached {
+            Some(component) => (component, CodeSource::Cache),
+            None => (Component::new(&self.engine, bytes)?, CodeSource::Compiled),
+        };
+        let pre = PolicyPre::new(self.linker.instantiate_pre(&component)?)?;
+        if let (Some(cache), CodeSource::Compiled) = (&self.cache, source)
+            && let Err(e) = cache.store(hash, &component)
+        {
+            tracing::warn!(error = %e, "cannot write the compiled-component cache entry");
+        }
+        Ok((pre, source))
     }
 }
 
@@ -313,4 +388,55 @@ fn convert_decision(d: wit::Decision) -> Result<DecisionOut, String> {
         })
         .collect();
     Ok(DecisionOut { patches, alerts, tags: d.tags })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    fn module() -> (&'static [u8], ModuleHash) {
+        let bytes = crate::builtin::module("alert-bruteforce").expect("bundled");
+        (bytes, Sha256::digest(bytes).into())
+    }
+
+    #[test]
+    fn the_second_load_comes_from_the_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (bytes, hash) = module();
+        let first = WasmRuntime::with_cache(dir.path()).expect("runtime");
+        assert_eq!(first.load_cached(bytes, &hash).expect("loads").1, CodeSource::Compiled);
+        assert!(first.cache().expect("a cache").path_for(&hash).is_file());
+        // A new runtime, as after a restart.
+        let second = WasmRuntime::with_cache(dir.path()).expect("runtime");
+        assert_eq!(second.load_cached(bytes, &hash).expect("loads").1, CodeSource::Cache);
+    }
+
+    #[test]
+    fn a_damaged_entry_is_compiled_again_and_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (bytes, hash) = module();
+        let runtime = WasmRuntime::with_cache(dir.path()).expect("runtime");
+        runtime.load_cached(bytes, &hash).expect("loads");
+        let path = runtime.cache().expect("a cache").path_for(&hash);
+        let good = std::fs::read(&path).expect("read");
+        let mut damaged = good.clone();
+        let middle = damaged.len() / 2;
+        damaged[middle] ^= 0x40;
+        std::fs::write(&path, &damaged).expect("write");
+        assert_eq!(runtime.load_cached(bytes, &hash).expect("loads").1, CodeSource::Compiled);
+        assert_eq!(std::fs::read(&path).expect("read"), good, "the entry is written again");
+        assert_eq!(runtime.load_cached(bytes, &hash).expect("loads").1, CodeSource::Cache);
+    }
+
+    #[test]
+    fn without_a_usable_directory_it_compiles() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"not a directory").expect("write");
+        let runtime = WasmRuntime::with_cache(&file.join("cache")).expect("runtime");
+        assert!(runtime.cache().is_none());
+        let (bytes, hash) = module();
+        assert_eq!(runtime.load_cached(bytes, &hash).expect("loads").1, CodeSource::Compiled);
+    }
 }
