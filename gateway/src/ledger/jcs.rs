@@ -45,6 +45,32 @@ pub fn to_vec(value: &Value) -> Result<Vec<u8>, JcsError> {
     Ok(out)
 }
 
+/// Checks that `value` has a canonical form (no integer beyond ±2^53 that a double would
+/// change) without encoding it: input validation runs this before anything is stored.
+pub fn check(value: &Value) -> Result<(), JcsError> {
+    match value {
+        Value::Number(n) => {
+            let exact = |m: u64| m <= MAX_EXACT_INTEGER;
+            if n.as_u64().is_some_and(exact)
+                || n.as_i64().is_some_and(|i| exact(i.unsigned_abs()))
+                || n.is_f64()
+            {
+                Ok(())
+            } else {
+                write_number(&mut Vec::new(), n)
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check(item).map_err(|e| e.within(&format!("/{i}")))),
+        Value::Object(map) => map.iter().try_for_each(|(name, item)| {
+            check(item).map_err(|e| e.within(&format!("/{}", name.replace('~', "~0").replace('/', "~1"))))
+        }),
+        Value::Null | Value::Bool(_) | Value::String(_) => Ok(()),
+    }
+}
+
 /// Appends the canonical bytes of `value` to `out`.
 pub fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), JcsError> {
     match value {
