@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -13,7 +14,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::Authenticated;
 use super::error::{ApiError, ErrorBody};
-use super::query::check_params;
+use super::query::{check_params, seq_param};
 use crate::config::Role;
 use crate::ledger::bundle::ProofBundle;
 use crate::ledger::checkpoint::Checkpoint;
@@ -158,12 +159,11 @@ pub async fn latest_checkpoint(
 pub async fn inclusion(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(seq): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<ProofBundle>, ApiError> {
     auth.require(Role::Auditor)?;
-    let seq: u64 =
-        seq.parse().map_err(|_| ApiError::bad_query(format!("seq must be a number, got {seq:?}")))?;
+    let seq = seq_param(path)?;
     check_params(&params, &["size"])?;
     let size = number(&params, "size")?;
     let store = state.store.clone();

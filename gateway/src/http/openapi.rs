@@ -285,8 +285,8 @@ pub struct EventFilters {
     user: Option<String>,
     /// Exact action, or a prefix ending in `*` (`user.*`).
     action: Option<String>,
-    #[param(inline)]
-    outcome: Option<Outcome>,
+    /// `success`, `failure`, `error` or `unknown` (another value matches nothing).
+    outcome: Option<String>,
     /// IPv4 or IPv6 address.
     ip: Option<String>,
     resource_type: Option<String>,

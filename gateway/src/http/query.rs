@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use chrono::DateTime;
 use serde::Serialize;
@@ -179,6 +180,13 @@ pub async fn list_events(
     Ok(Json(EventPage { events: page.items, next_cursor: page.next_cursor }))
 }
 
+/// The `{seq}` of a path, as a number. The path is taken as a `Result` so that one that is
+/// not valid UTF-8 (`/v1/events/%FF`) gets the API's JSON error, not axum's plain text.
+pub(super) fn seq_param(path: Result<Path<String>, PathRejection>) -> Result<u64, ApiError> {
+    let Path(seq) = path.map_err(|e| ApiError::bad_query(format!("invalid `seq`: {}", e.body_text())))?;
+    seq.parse().map_err(|_| ApiError::bad_query(format!("`seq` must be a positive integer, got {seq:?}")))
+}
+
 /// `GET /v1/events/{seq}`.
 #[utoipa::path(
     get,
@@ -198,12 +206,10 @@ pub async fn list_events(
 pub async fn get_event(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(seq): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Role::Auditor)?;
-    let seq: u64 = seq
-        .parse()
-        .map_err(|_| ApiError::bad_query(format!("`seq` must be a positive integer, got {seq:?}")))?;
+    let seq = seq_param(path)?;
     match state.store.get(seq).map_err(store_error)? {
         Some(record) => Ok(Json(record)),
         None => Err(ApiError::not_found(format!("no event with seq {seq}"))),
