@@ -145,7 +145,7 @@ pub struct EventInput {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum EventBody {
-    One(EventInput),
+    One(Box<EventInput>),
     Many(Vec<EventInput>),
 }
 
