@@ -3,7 +3,7 @@
 //! against the real binary with the bundled policies of `policy.toml`. Fails on any 5xx,
 //! and on an answer whose status, content type or body the document does not describe.
 //!
-//! `AUDITGATE_FUZZ_EXAMPLES` (default 100) bounds the examples per operation and phase;
+//! `AUDITGATE_FUZZ_EXAMPLES` (default 300) bounds the examples per operation and phase;
 //! `AUDITGATE_FUZZ_SEED` replays a run. Needs `python3` (the script makes its venv under
 //! `target/` once, from PyPI).
 #![cfg(feature = "reliability")]
@@ -39,7 +39,7 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
         .sum::<usize>()
         - 1;
 
-    let examples = std::env::var("AUDITGATE_FUZZ_EXAMPLES").unwrap_or_else(|_| "100".into());
+    let examples = std::env::var("AUDITGATE_FUZZ_EXAMPLES").unwrap_or_else(|_| "300".into());
     let mut cmd = Command::new(workspace_root().join("tests/schemathesis/run"));
     cmd.args([&gw.base_url(), INGEST_KEY, AUDITOR_KEY, ADMIN_KEY])
         .args(["--max-examples", &examples, "--workers", "2", "--request-timeout", "30"])

@@ -278,7 +278,32 @@ mod tests {
         })
     }
 
+    #[test]
+    fn check_refuses_what_the_encoder_refuses_at_the_same_path() {
+        let parse = |s: &str| serde_json::from_str::<Value>(s).expect("json");
+        for text in [
+            r#"{"a":[1,{"b~/c":9007199254740993}]}"#,
+            r#"[-9007199254740993]"#,
+            r#"{"n":18446744073709551615}"#,
+            r#"{"n":9007199254740992,"m":-9007199254740992,"f":1e300,"g":100000000000000000000}"#,
+            r#"{"big":100000000000000000001}"#,
+        ] {
+            let v = parse(text);
+            assert_eq!(check(&v), to_vec(&v).map(|_| ()), "{text}");
+        }
+        let err = check(&parse(r#"{"a":[1,{"b~/c":9007199254740993}]}"#)).expect_err("too large");
+        assert_eq!(
+            err,
+            JcsError::IntegerTooLarge { path: "/a/1/b~0~1c".into(), number: "9007199254740993".into() }
+        );
+    }
+
     proptest! {
+        #[test]
+        fn check_agrees_with_the_encoder(v in arb_json()) {
+            prop_assert_eq!(check(&v), to_vec(&v).map(|_| ()));
+        }
+
         #[test]
         fn agrees_with_serde_json_canonicalizer(v in arb_json()) {
             let ours = to_vec(&v).expect("encodes");
