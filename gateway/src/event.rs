@@ -211,6 +211,13 @@ pub fn validate(value: Value, received: DateTime<Utc>) -> Result<ValidEvent, Eve
             }
         }
     }
+    // Numbers are stored as RFC 8785 (doubles): an integer a double would change is
+    // refused here, naming where it is, not at the writer.
+    for field in ["details", "changes"] {
+        if let Some(v) = fields.get(field) {
+            crate::ledger::jcs::check(v).map_err(|e| EventError::invalid(field, e.to_string()))?;
+        }
+    }
     let time = match optional_str(&fields, "time")? {
         Some(t) => {
             let time = DateTime::parse_from_rfc3339(t)

@@ -46,7 +46,7 @@ fn endpoints() -> Vec<Endpoint> {
 }
 
 /// Endpoints that need no key.
-const OPEN: [&str; 2] = ["/healthz", "/readyz"];
+const OPEN: [&str; 3] = ["/healthz", "/readyz", "/openapi.json"];
 
 /// The paths the router declares (`.route("PATH", …)` in `gateway/src/http/mod.rs`).
 fn routed_paths() -> Vec<String> {
@@ -161,7 +161,7 @@ fn the_source_is_the_keys_name() {
 #[test]
 fn health_endpoints_need_no_key() {
     let gw = Gateway::start_default();
-    for path in ["/healthz", "/readyz"] {
+    for path in OPEN {
         for auth in [Auth::None, Auth::Bearer("garbage"), Auth::Bearer(INGEST_KEY)] {
             let (status, body) = gw.request(Method::GET, path, auth, None);
             assert_eq!(status, 200, "GET {path} with {auth:?}: {body}");

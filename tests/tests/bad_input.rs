@@ -344,3 +344,52 @@ fn a_mixed_ndjson_batch_keeps_the_good_lines_and_names_the_bad_ones() {
     assert_eq!(answer["accepted"], 2, "CRLF NDJSON: {answer}");
     assert_eq!(gw.count_events(), 6);
 }
+
+/// Found by schemathesis (`api_fuzz.rs`): an integer beyond ±2^53 in `details` or `changes`
+/// passed validation and failed at the writer (RFC 8785 numbers are doubles), so the
+/// request was a 503 `unavailable`. It is a 400 naming the field and the path; in a batch
+/// only that event fails.
+#[test]
+fn an_integer_beyond_2_pow_53_is_invalid_field_not_503() {
+    let gw = seeded(&default_config());
+    let big = "9007199254740993"; // 2^53 + 1
+    let body =
+        format!(r#"{{"action":"user.login","outcome":"success","details":{{"a":[1,{{"n":{big}}}]}}}}"#);
+    let answer = refused(&gw, body.into_bytes(), 400, "invalid_field", &["details", "/a/1/n", big]);
+    assert!(error_message(&answer).contains("send it as a string"), "{answer}");
+    let body = format!(
+        r#"{{"action":"admin.role.change","outcome":"success","changes":{{"after":{{"n":-{big}}}}}}}"#
+    );
+    refused(&gw, body.into_bytes(), 400, "invalid_field", &["changes", "/after/n"]);
+    // The largest exact integers and doubles of any size are kept.
+    let ok = r#"{"action":"user.login","outcome":"success","details":{"max":9007199254740992,"min":-9007199254740992,"f":1e300}}"#;
+    let (status, answer) = gw.post_events_raw(INGEST_KEY, ok.as_bytes().to_vec());
+    assert_eq!(status, 200, "{answer}");
+    // In an array and in NDJSON, only the event holding it fails.
+    let bad = format!(r#"{{"action":"user.login","outcome":"success","details":{{"n":{big}}}}}"#);
+    let array = format!("[{},{bad}]", good(1));
+    let (status, answer) = gw.post_events_raw(INGEST_KEY, array.into_bytes());
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(1), Some(1)), "{answer}");
+    assert_eq!(answer["results"][1]["error"]["code"], "invalid_field", "{answer}");
+    let (status, answer) = gw.post_bulk(INGEST_KEY, &format!("{bad}\n{}\n", good(2)));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(1), Some(1)), "{answer}");
+    assert_eq!(gw.count_events(), 4);
+}
+
+/// Found with schemathesis (`api_fuzz.rs`, content-type conformance): a `{seq}` that is not
+/// valid UTF-8 was refused by axum's path extractor in plain text, not with the API's JSON
+/// error body.
+#[test]
+fn a_path_seq_that_is_not_utf8_gets_the_json_error_body() {
+    let gw = Gateway::start_default();
+    for path in ["/v1/events/%FF", "/v1/events/%FF%FE/proof"] {
+        let (status, answer) = gw.request(reqwest::Method::GET, path, Auth::Bearer(AUDITOR_KEY), None);
+        assert_error(status, &answer, 400, "invalid_query", &["seq"]);
+    }
+    for path in ["/v1/events/abc", "/v1/events/-1/proof"] {
+        let (status, answer) = gw.get(AUDITOR_KEY, path);
+        assert_error(status, &answer, 400, "invalid_query", &["`seq` must be a positive integer"]);
+    }
+}

@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error answer of the API.
 #[derive(Debug, Clone)]
@@ -35,9 +36,26 @@ impl ApiError {
     }
 
     /// The JSON body of this error.
-    pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code, "message": self.message}})
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message.clone() } }
     }
+}
+
+/// The body of every error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable machine-readable code and a message naming the problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `invalid_query`, `invalid_json`, `unknown_field`, `unauthorized`,
+    /// `forbidden`, `not_found`, `request_too_large`, `event_too_large`, `policy_rejected`,
+    /// `unavailable`, ...
+    pub code: String,
+    /// For people: names the field, parameter or limit at fault.
+    pub message: String,
 }
 
 impl IntoResponse for ApiError {

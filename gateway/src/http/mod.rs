@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod ledger;
+pub mod openapi;
 pub mod query;
 
 use std::sync::Arc;
@@ -14,14 +15,17 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::auth::KeyRing;
 use crate::config::Role;
 use crate::ingest::{BodyFormat, IngestError, Ingestor, ItemResult, rejection_message};
 use crate::store::Store;
 use auth::Authenticated;
-use error::ApiError;
+use error::{ApiError, ErrorBody};
+use openapi::{EventBody, EventInput, IngestResult};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/quarantine", get(query::list_quarantine))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::serve))
         .fallback(not_found)
         // Bodies are read with our own limit so that an oversized one gets our JSON error.
         .layer(DefaultBodyLimit::disable())
@@ -63,17 +68,88 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
 
-async fn healthz() -> impl IntoResponse {
-    axum::Json(json!({"status": "ok"}))
+/// `GET /healthz`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(pattern = "^ok$")]
+    pub status: &'static str,
 }
 
+/// `GET /readyz`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// Always `ready`.
+    #[schema(pattern = "^ready$")]
+    pub status: &'static str,
+    /// Durable events in the log.
+    pub events: u64,
+}
+
+/// The answer of both ingest endpoints, once every stored event is durable.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestAnswer {
+    /// Events stored now or before (idempotent repeats).
+    pub accepted: usize,
+    /// Events refused (invalid, or rejected by a policy).
+    pub rejected: usize,
+    /// Events a policy failed on under `on_error = "quarantine"`.
+    pub quarantined: usize,
+    /// One entry per event, in the order sent.
+    #[schema(value_type = Vec<IngestResult>)]
+    pub results: Vec<Value>,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The process is up", body = Health))
+)]
+async fn healthz() -> impl IntoResponse {
+    axum::Json(Health { status: "ok" })
+}
+
+/// Readiness: the store can be read.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready to take and serve events", body = Ready),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    )
+)]
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.lookup_client_id("") {
-        Ok(_) => axum::Json(json!({"status": "ready", "events": state.store.count()})).into_response(),
+        Ok(_) => axum::Json(Ready { status: "ready", events: state.store.count() }).into_response(),
         Err(e) => ApiError::unavailable(format!("store not readable: {e}")).into_response(),
     }
 }
 
+/// One event (answered 400/413/422 when it fails) or an array of events (answered 200
+/// with a result per element).
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    security(("ingest_key" = [])),
+    request_body(
+        description = "One event object, or an array of them (each refused or kept alone). \
+            The body is read as JSON whatever its Content-Type.",
+        content((EventBody = "application/json")),
+    ),
+    responses(
+        (status = 200, description = "Every stored event is durable; one result per event", body = IngestAnswer),
+        (status = 400, description = "Not JSON, not an object or array, or (single event) invalid", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The key is not an ingest key", body = ErrorBody),
+        (status = 413, description = "Over `server.max_request_bytes`, or (single event) over `server.max_event_bytes`", body = ErrorBody),
+        (status = 422, description = "(single event) a policy failed on it and its `on_error` is `reject`", body = ErrorBody),
+        (status = 503, description = "The log could not be written: nothing was acknowledged", body = ErrorBody),
+    )
+)]
 async fn post_events(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -82,6 +158,25 @@ async fn post_events(
     ingest(state, auth, body, BodyFormat::Json).await
 }
 
+/// NDJSON: one event per line; a bad line fails alone, the good ones are kept.
+#[utoipa::path(
+    post,
+    path = "/v1/events/bulk",
+    tag = "events",
+    security(("ingest_key" = [])),
+    request_body(
+        description = "NDJSON: one event object per line (the schema's array elements, one per \
+            line); blank lines are skipped. The body is read as NDJSON whatever its Content-Type.",
+        content((Vec<EventInput> = "application/x-ndjson")),
+    ),
+    responses(
+        (status = 200, description = "Every stored event is durable; one result per line", body = IngestAnswer),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The key is not an ingest key", body = ErrorBody),
+        (status = 413, description = "Over `server.max_request_bytes`", body = ErrorBody),
+        (status = 503, description = "The log could not be written: nothing was acknowledged", body = ErrorBody),
+    )
+)]
 async fn post_bulk(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -136,12 +231,6 @@ async fn ingest(
             ItemResult::Invalid { .. } | ItemResult::Rejected { .. } => rejected += 1,
         }
     }
-    let results: Vec<_> = results.iter().map(ItemResult::to_json).collect();
-    Ok(axum::Json(json!({
-        "accepted": accepted,
-        "rejected": rejected,
-        "quarantined": quarantined,
-        "results": results,
-    }))
-    .into_response())
+    let results = results.iter().map(ItemResult::to_json).collect();
+    Ok(axum::Json(IngestAnswer { accepted, rejected, quarantined, results }).into_response())
 }

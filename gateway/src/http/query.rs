@@ -4,13 +4,17 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use chrono::DateTime;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
+use super::openapi::{Alert, AlertFilters, EventFilters, QuarantineItem, StoredEvent};
 use crate::config::Role;
 use crate::store::{AlertQuery, EventQuery, Order, StoreError};
 
@@ -33,6 +37,33 @@ const EVENT_PARAMS: [&str; 13] = [
     "cursor",
     "order",
 ];
+
+/// `GET /v1/events`'s answer: one page, oldest first unless `order=desc`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    #[schema(value_type = Vec<StoredEvent>)]
+    pub events: Vec<Value>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/alerts`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertPage {
+    #[schema(value_type = Vec<Alert>)]
+    pub alerts: Vec<Value>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/quarantine`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuarantinePage {
+    #[schema(value_type = Vec<QuarantineItem>)]
+    pub items: Vec<Value>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
 
 fn store_error(e: StoreError) -> ApiError {
     match e {
@@ -86,11 +117,25 @@ fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>
 }
 
 /// `GET /v1/events`.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    security(("auditor_key" = [])),
+    params(EventFilters),
+    responses(
+        (status = 200, description = "One page of matching events", body = EventPage),
+        (status = 400, description = "A bad filter, limit, order or cursor, or an unknown parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The key is not an auditor key", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    )
+)]
 pub async fn list_events(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventPage>, ApiError> {
     auth.require(Role::Auditor)?;
     check_params(&params, &EVENT_PARAMS)?;
     let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
@@ -132,19 +177,39 @@ pub async fn list_events(
         .await
         .map_err(|e| ApiError::unavailable(format!("query worker failed: {e}")))?
         .map_err(store_error)?;
-    Ok(Json(json!({"events": page.items, "next_cursor": page.next_cursor})))
+    Ok(Json(EventPage { events: page.items, next_cursor: page.next_cursor }))
+}
+
+/// The `{seq}` of a path, as a number. The path is taken as a `Result` so that one that is
+/// not valid UTF-8 (`/v1/events/%FF`) gets the API's JSON error, not axum's plain text.
+pub(super) fn seq_param(path: Result<Path<String>, PathRejection>) -> Result<u64, ApiError> {
+    let Path(seq) = path.map_err(|e| ApiError::bad_query(format!("invalid `seq`: {}", e.body_text())))?;
+    seq.parse().map_err(|_| ApiError::bad_query(format!("`seq` must be a positive integer, got {seq:?}")))
 }
 
 /// `GET /v1/events/{seq}`.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{seq}",
+    tag = "events",
+    security(("auditor_key" = [])),
+    params(("seq" = u64, Path, minimum = 1, description = "The record's position in the log")),
+    responses(
+        (status = 200, description = "The stored record", body = StoredEvent),
+        (status = 400, description = "`seq` is not a number", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The key is not an auditor key", body = ErrorBody),
+        (status = 404, description = "No record with this `seq`", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    )
+)]
 pub async fn get_event(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(seq): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Role::Auditor)?;
-    let seq: u64 = seq
-        .parse()
-        .map_err(|_| ApiError::bad_query(format!("`seq` must be a positive integer, got {seq:?}")))?;
+    let seq = seq_param(path)?;
     match state.store.get(seq).map_err(store_error)? {
         Some(record) => Ok(Json(record)),
         None => Err(ApiError::not_found(format!("no event with seq {seq}"))),
@@ -152,11 +217,25 @@ pub async fn get_event(
 }
 
 /// `GET /v1/alerts`.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    tag = "alerts",
+    security(("auditor_key" = [])),
+    params(AlertFilters),
+    responses(
+        (status = 200, description = "One page of alerts raised by policies", body = AlertPage),
+        (status = 400, description = "A bad filter, limit, order or cursor, or an unknown parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The key is not an auditor key", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    )
+)]
 pub async fn list_alerts(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertPage>, ApiError> {
     auth.require(Role::Auditor)?;
     check_params(&params, &["rule", "severity", "policy", "seq", "limit", "cursor", "order"])?;
     let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
@@ -177,19 +256,37 @@ pub async fn list_alerts(
         order: parse_order(&params)?,
     };
     let page = state.store.alerts(&query).map_err(store_error)?;
-    Ok(Json(json!({"alerts": page.items, "next_cursor": page.next_cursor})))
+    Ok(Json(AlertPage { alerts: page.items, next_cursor: page.next_cursor }))
 }
 
 /// `GET /v1/quarantine` (admin): events a policy failed on under `on_error = "quarantine"`.
+#[utoipa::path(
+    get,
+    path = "/v1/quarantine",
+    tag = "alerts",
+    security(("admin_key" = [])),
+    params(
+        ("limit" = Option<u32>, Query, nullable = false, minimum = 1, maximum = 1000,
+            description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page of quarantined events", body = QuarantinePage),
+        (status = 400, description = "A bad limit or cursor, or an unknown parameter", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The key is not an admin key", body = ErrorBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    )
+)]
 pub async fn list_quarantine(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QuarantinePage>, ApiError> {
     auth.require(Role::Admin)?;
     check_params(&params, &["limit", "cursor"])?;
     let limit = parse_limit(&params)?;
     let page =
         state.store.quarantine(limit, params.get("cursor").map(String::as_str)).map_err(store_error)?;
-    Ok(Json(json!({"items": page.items, "next_cursor": page.next_cursor})))
+    Ok(Json(QuarantinePage { items: page.items, next_cursor: page.next_cursor }))
 }

@@ -21,7 +21,7 @@ use super::merkle::{self, Hash};
 use super::note::NoteVerifier;
 
 /// One record with the proof that it is in the signed log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProofBundle {
     /// The record's `seq` (1-based).
@@ -31,6 +31,7 @@ pub struct ProofBundle {
     /// The size of the tree the proof is for: the checkpoint's size.
     pub tree_size: u64,
     /// The stored record.
+    #[schema(value_type = crate::http::openapi::StoredEvent)]
     pub record: Map<String, Value>,
     /// The audit path, nearest sibling first, base64.
     pub proof: Vec<String>,

@@ -45,6 +45,32 @@ pub fn to_vec(value: &Value) -> Result<Vec<u8>, JcsError> {
     Ok(out)
 }
 
+/// Checks that `value` has a canonical form (no integer beyond ±2^53 that a double would
+/// change) without encoding it: input validation runs this before anything is stored.
+pub fn check(value: &Value) -> Result<(), JcsError> {
+    match value {
+        Value::Number(n) => {
+            let exact = |m: u64| m <= MAX_EXACT_INTEGER;
+            if n.as_u64().is_some_and(exact)
+                || n.as_i64().is_some_and(|i| exact(i.unsigned_abs()))
+                || n.is_f64()
+            {
+                Ok(())
+            } else {
+                write_number(&mut Vec::new(), n)
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check(item).map_err(|e| e.within(&format!("/{i}")))),
+        Value::Object(map) => map.iter().try_for_each(|(name, item)| {
+            check(item).map_err(|e| e.within(&format!("/{}", name.replace('~', "~0").replace('/', "~1"))))
+        }),
+        Value::Null | Value::Bool(_) | Value::String(_) => Ok(()),
+    }
+}
+
 /// Appends the canonical bytes of `value` to `out`.
 pub fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), JcsError> {
     match value {
@@ -252,7 +278,32 @@ mod tests {
         })
     }
 
+    #[test]
+    fn check_refuses_what_the_encoder_refuses_at_the_same_path() {
+        let parse = |s: &str| serde_json::from_str::<Value>(s).expect("json");
+        for text in [
+            r#"{"a":[1,{"b~/c":9007199254740993}]}"#,
+            r#"[-9007199254740993]"#,
+            r#"{"n":18446744073709551615}"#,
+            r#"{"n":9007199254740992,"m":-9007199254740992,"f":1e300,"g":100000000000000000000}"#,
+            r#"{"big":100000000000000000001}"#,
+        ] {
+            let v = parse(text);
+            assert_eq!(check(&v), to_vec(&v).map(|_| ()), "{text}");
+        }
+        let err = check(&parse(r#"{"a":[1,{"b~/c":9007199254740993}]}"#)).expect_err("too large");
+        assert_eq!(
+            err,
+            JcsError::IntegerTooLarge { path: "/a/1/b~0~1c".into(), number: "9007199254740993".into() }
+        );
+    }
+
     proptest! {
+        #[test]
+        fn check_agrees_with_the_encoder(v in arb_json()) {
+            prop_assert_eq!(check(&v), to_vec(&v).map(|_| ()));
+        }
+
         #[test]
         fn agrees_with_serde_json_canonicalizer(v in arb_json()) {
             let ours = to_vec(&v).expect("encodes");
