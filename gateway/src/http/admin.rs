@@ -10,23 +10,10 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::error::{ApiError, ErrorBody, ErrorDetail};
+use super::error::{ApiError, ErrorBody};
 use crate::config::Role;
 use crate::engine::ModuleInfo;
 use crate::reload::{ReloadReport, ReloadStats, Trigger};
-
-/// The answer to a refused reload: the one error shape plus what was at fault. The
-/// previous policy set is still active.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReloadFailure {
-    pub error: ErrorDetail,
-    /// The policy at fault, when one is.
-    pub policy: Option<String>,
-    /// The configuration key at fault (`policy[2].module`, `server.max_depth`, `lookup`), when known.
-    pub key: Option<String>,
-    /// The policy set still in service.
-    pub active_policy_set: String,
-}
 
 /// One loaded policy with its counters since its set was loaded.
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,8 +48,8 @@ pub struct PoliciesAnswer {
         (status = 200, description = "The new policy set is active", body = ReloadReport),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
         (status = 403, description = "The key is not an admin key", body = ErrorBody),
-        (status = 422, description = "The new configuration is bad (file, module, init, table): the previous set stays active", body = ReloadFailure),
-        (status = 500, description = "The reload itself failed: the previous set stays active", body = ReloadFailure),
+        (status = 422, description = "The new configuration is bad (file, value, module, init, table); the message names the policy and the key at fault. The previous set stays active", body = ErrorBody),
+        (status = 500, description = "The reload itself failed: the previous set stays active", body = ErrorBody),
     )
 )]
 pub async fn reload(State(state): State<AppState>, auth: Authenticated) -> Result<Response, ApiError> {
@@ -74,13 +61,15 @@ pub async fn reload(State(state): State<AppState>, auth: Authenticated) -> Resul
                 true => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_config"),
                 false => (StatusCode::INTERNAL_SERVER_ERROR, "reload_failed"),
             };
-            let failure = ReloadFailure {
-                error: ErrorDetail { code: code.into(), message: e.to_string() },
-                policy: e.policy().map(str::to_owned),
-                key: e.key().map(str::to_owned),
-                active_policy_set: state.reloader.active().load().policy_set().to_string(),
-            };
-            Ok((status, Json(failure)).into_response())
+            // The one error shape; the message names the policy (engine errors start with
+            // it) and the key at fault, and what stays in service.
+            let mut message = e.to_string();
+            if let Some(key) = e.key().filter(|k| !message.contains(k)) {
+                message.push_str(&format!(" (key `{key}`)"));
+            }
+            let active = state.reloader.active().load().policy_set().to_string();
+            message.push_str(&format!("; the active policy set {active} is unchanged"));
+            Err(ApiError::new(status, code, message))
         }
     }
 }
