@@ -157,6 +157,9 @@ fn a_reload_swaps_the_chain_and_events_name_the_set_that_processed_them() {
     assert_eq!(answer["new_policy_set"], set_a.as_str(), "{answer}");
 }
 
+/// What a bad config is, the config, the policy and key its error names, a word of the message.
+type BadConfig<'a> = (&'a str, String, Option<&'a str>, Option<&'a str>, &'a str);
+
 #[test]
 fn a_bad_config_is_refused_by_name_and_the_old_set_keeps_serving() {
     let config = no_watch(&default_config());
@@ -165,7 +168,7 @@ fn a_bad_config_is_refused_by_name_and_the_old_set_keeps_serving() {
     let junk = gw.data_dir().with_file_name("junk.wasm");
     std::fs::write(&junk, b"\0asm this is not a component").expect("write junk");
     let missing = gw.data_dir().with_file_name("missing.wasm");
-    let cases: Vec<(&str, String, Option<&str>, Option<&str>, &str)> = vec![
+    let cases: Vec<BadConfig> = vec![
         ("broken TOML", format!("{config}\n[[policy\n"), None, None, "policy.toml"),
         (
             "missing module",
