@@ -46,6 +46,9 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     pub max_event_bytes: usize,
     pub max_depth: usize,
+    /// Reload the policy chain and `[[lookup]]` tables when the config file changes on
+    /// disk (debounced); SIGHUP and `POST /v1/admin/reload` reload whatever this says.
+    pub watch_config: bool,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +58,7 @@ impl Default for ServerConfig {
             max_request_bytes: 16 << 20,
             max_event_bytes: 64 << 10,
             max_depth: 32,
+            watch_config: true,
         }
     }
 }

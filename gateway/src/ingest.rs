@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::engine::{ChainOutcome, PolicyEngine};
+use crate::engine::ChainOutcome;
 use crate::event::{self, EventError, Limits, ValidEvent};
+use crate::reload::ActiveEngine;
 use crate::store::{AppendOutcome, NewQuarantine, NewRecord, Pending, Store};
 
 /// How the body holds its events.
@@ -81,7 +82,8 @@ pub enum IngestError {
 #[derive(Clone)]
 pub struct Ingestor {
     pub store: Store,
-    pub engine: Arc<PolicyEngine>,
+    /// The policy set in service; a request takes one snapshot of it (hot reload swaps it).
+    pub engine: Arc<ActiveEngine>,
     pub limits: Limits,
 }
 
@@ -217,17 +219,19 @@ impl Ingestor {
             return Err(IngestError::Event(error.clone()));
         }
 
+        // One snapshot of the policy set for the whole request: a reload meanwhile does not
+        // change which set processes these events, nor the `policy_set` they record.
+        let engine = self.engine.load_full();
+        let policy_set = engine.policy_set().to_string();
         let outcomes = if valid.is_empty() {
             Vec::new()
         } else {
-            let engine = self.engine.clone();
             tokio::task::spawn_blocking(move || engine.process(valid, received))
                 .await
                 .map_err(|e| IngestError::Store(format!("policy worker failed: {e}")))?
         };
 
         let received_at = event::format_time(received);
-        let policy_set = self.engine.policy_set().to_string();
         let mut pending = Vec::new();
         let mut pending_index = Vec::new();
         for ((outcome, index), line) in outcomes.into_iter().zip(valid_index).zip(valid_line) {

@@ -231,13 +231,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Serve { config } => {
-            let config = Config::load(&config)?;
+        Command::Serve { config: path } => {
+            let config = Config::load(&path)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            runtime.block_on(auditgate::server::serve(config))?;
+            runtime.block_on(auditgate::server::serve(config, path))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config } => {

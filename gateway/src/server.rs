@@ -2,6 +2,7 @@
 //! bind, serve until SIGINT/SIGTERM, then let the writer finish and flush.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use crate::engine::pseudonym::Pseudonymizer;
 use crate::event::Limits;
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
+use crate::reload::{self, ActiveEngine, Reloader};
 use crate::store::{Store, StoreOptions};
 use crate::witness::WitnessPoster;
 
@@ -40,8 +42,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| ServeError::Io(std::io::Error::other(e)))
 }
 
-/// Runs the gateway with `config` until a shutdown signal.
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+/// Runs the gateway with `config` (loaded from `config_path`, which reloads read again)
+/// until a shutdown signal.
+pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeError> {
     let mut checkpoints = crate::ledger::keys::checkpoint_options(&config)?;
     let witnesses = match &mut checkpoints {
         Some(c) if !config.checkpoints.witnesses.is_empty() => {
@@ -83,12 +86,21 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     };
     tracing::info!(policies = config.policy.len(), policy_set = %engine.policy_set(), "policy chain loaded");
 
-    let host = engine.host().clone();
+    let active = Arc::new(ActiveEngine::from_pointee(engine));
+    let reloader = Arc::new(Reloader::new(config_path, config.clone(), active.clone()));
+    // A watch that cannot start (inotify limits) leaves SIGHUP and the endpoint working.
+    let _watch = config.server.watch_config.then(|| reload::watch_config(reloader.clone())).and_then(|w| {
+        w.map_err(
+            |e| tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP or the API"),
+        )
+        .ok()
+    });
     let state = AppState {
+        reloader: reloader.clone(),
         keys: Arc::new(KeyRing::new(&config.keys)),
         ingestor: Ingestor {
             store: store.clone(),
-            engine: Arc::new(engine),
+            engine: active.clone(),
             limits: Limits {
                 max_event_bytes: config.server.max_event_bytes,
                 max_depth: config.server.max_depth,
@@ -109,6 +121,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // The signal handlers are in place before anyone learns the address: a SIGTERM sent
     // right after the listening line must shut down gracefully, not kill the process.
     let shutdown = shutdown_signal()?;
+    reload::reload_on_sighup(reloader.clone())?;
     tracing::info!(%addr, "listening");
     // A machine-readable line on stdout: scripts and tests wait for it.
     {
@@ -118,7 +131,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await?;
     tracing::info!("shutting down: persisting policy host state, flushing the store");
-    blocking(move || host.shutdown()).await?;
+    reloader.finish().await;
+    let engine = active.load_full();
+    blocking(move || engine.host().shutdown()).await?;
     store.close();
     if let Some(w) = witnesses {
         blocking(move || w.shutdown()).await?;

@@ -520,6 +520,27 @@ impl Gateway {
         run_cli(args)
     }
 
+    /// The config file the gateway runs with (a hot reload reads it again).
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// Replaces the config file with `config` ([`DATA_DIR_PLACEHOLDER`] becomes the data
+    /// dir), by writing a temporary file and renaming it over the old one, as editors do.
+    pub fn rewrite_config(&self, config: &str) {
+        let config = config.replace(DATA_DIR_PLACEHOLDER, &toml_str(&self.data_dir().to_string_lossy()));
+        let tmp = self.dir.path().join(".policy.toml.tmp");
+        std::fs::write(&tmp, config).expect("write the new config");
+        std::fs::rename(&tmp, &self.config_path).expect("rename the new config into place");
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`, ...) to the running gateway with `kill`.
+    pub fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("the gateway is running");
+        let sent = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} {} failed", child.id());
+    }
+
     /// The gateway's stderr (its log), as written so far.
     pub fn log_path(&self) -> &Path {
         &self.log_path

@@ -42,6 +42,8 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint { method: Method::GET, path: "/v1/checkpoint", role: "auditor", body: None },
         Endpoint { method: Method::GET, path: "/v1/consistency?from=1", role: "auditor", body: None },
         Endpoint { method: Method::GET, path: "/v1/verify", role: "auditor", body: None },
+        Endpoint { method: Method::POST, path: "/v1/admin/reload", role: "admin", body: None },
+        Endpoint { method: Method::GET, path: "/v1/admin/policies", role: "admin", body: None },
     ]
 }
 

@@ -37,7 +37,12 @@ pub const MAX_EVENTS_PER_CALL: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("policy `{policy}`: {message}")]
-    Policy { policy: String, message: String },
+    Policy {
+        policy: String,
+        /// The configuration key at fault: `policy[I].module` or `policy[I].config`.
+        key: String,
+        message: String,
+    },
     #[error("wasm runtime: {0}")]
     Runtime(String),
     #[error(transparent)]
@@ -81,8 +86,24 @@ pub struct PolicyStats {
     pub errors: AtomicU64,
 }
 
+/// What was loaded for one policy: reported by `GET /v1/admin/policies` and by reloads.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ModuleInfo {
+    pub name: String,
+    /// `builtin:NAME` or the component's path.
+    pub module: String,
+    /// Hex SHA-256 of the component bytes (the compiled-component cache's key).
+    pub sha256: String,
+    /// The compiled code came from the compiled-component cache (else: compiled now).
+    pub from_cache: bool,
+    /// The gateway's version for a bundled policy; `None` for a component from a file
+    /// (the WIT contract carries no version).
+    pub version: Option<String>,
+}
+
 /// One link of the chain.
 struct LoadedPolicy {
+    info: ModuleInfo,
     name: String,
     on_error: OnError,
     actions: Vec<String>,
@@ -106,6 +127,9 @@ pub struct PolicyEngine {
     host: Arc<HostServices>,
     pseudonymizer: Pseudonymizer,
     policy_set: String,
+    /// Kept so that a reload ([`PolicyEngine::load_next`]) reuses the wasmtime engine, its
+    /// epoch thread and the compiled-component cache.
+    runtime: WasmRuntime,
 }
 
 /// Event state while it moves through the chain.
@@ -140,6 +164,17 @@ impl PolicyEngine {
         Self::load_with_host(config, pseudonymizer, Some(db))
     }
 
+    /// The policy set of a hot reload: `config`'s `[[policy]]` chain and `[[lookup]]`
+    /// tables, built (modules through the compiled-component cache, each policy's `init`
+    /// run) on the calling thread while `self` keeps serving. Counters and state of the
+    /// policies both sets have are shared with `self` ([`HostServices::start_next`]); the
+    /// pseudonymization key, the wasmtime engine and the cache are `self`'s. Reloads never
+    /// prune the cache (alternating sets would recompile); the next start does.
+    pub fn load_next(&self, config: &Config) -> Result<Self, EngineError> {
+        let host = Arc::new(HostServices::start_next(config, &self.host)?);
+        Self::build(config, self.pseudonymizer.clone(), host, self.runtime.clone(), false)
+    }
+
     fn load_with_host(
         config: &Config,
         pseudonymizer: Pseudonymizer,
@@ -154,12 +189,29 @@ impl PolicyEngine {
             None => WasmRuntime::new(),
         }
         .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        Self::build(config, pseudonymizer, host, runtime, true)
+    }
+
+    /// Compiles (or takes from the cache) and initialises every policy of `config` over
+    /// `host`; `prune`: remove cache entries of modules not in this chain.
+    fn build(
+        config: &Config,
+        pseudonymizer: Pseudonymizer,
+        host: Arc<HostServices>,
+        runtime: WasmRuntime,
+        prune: bool,
+    ) -> Result<Self, EngineError> {
         let mut module_hashes = Vec::with_capacity(config.policy.len());
         let mut from_cache = 0usize;
         let mut set_hash = Sha256::new();
         let mut policies = Vec::with_capacity(config.policy.len());
-        for pc in &config.policy {
-            let fail = |message: String| EngineError::Policy { policy: pc.name.clone(), message };
+        for (i, pc) in config.policy.iter().enumerate() {
+            let failure = |field: &str, message: String| EngineError::Policy {
+                policy: pc.name.clone(),
+                key: format!("policy[{i}].{field}"),
+                message,
+            };
+            let fail = |message: String| failure("module", message);
             let bytes = module_bytes(pc).map_err(fail)?;
             let module_hash: ModuleHash = Sha256::digest(&bytes).into();
             let (pre, code) = runtime
@@ -185,7 +237,10 @@ impl PolicyEngine {
                 memory_bytes: usize::try_from(pc.memory_mb << 20).unwrap_or(usize::MAX),
                 host: host.context(&pc.name).ok_or_else(|| fail("no host context".into()))?,
             };
-            let pool = InstancePool::new(&runtime, pre, spec).map_err(|e| fail(e.to_string()))?;
+            // Instantiation and `init` (with the policy's config) run here: a failure is the
+            // config's as often as the module's, and `init`'s message says which.
+            let pool =
+                InstancePool::new(&runtime, pre, spec).map_err(|e| failure("config", e.to_string()))?;
             tracing::info!(
                 policy = %pc.name,
                 module = %pc.module,
@@ -193,7 +248,15 @@ impl PolicyEngine {
                 code = %code.as_str(),
                 "policy loaded"
             );
+            let version = pc.module.starts_with("builtin:").then(|| env!("CARGO_PKG_VERSION").to_string());
             policies.push(LoadedPolicy {
+                info: ModuleInfo {
+                    name: pc.name.clone(),
+                    module: pc.module.clone(),
+                    sha256: hex::encode(module_hash),
+                    from_cache: code == CodeSource::Cache,
+                    version,
+                },
                 name: pc.name.clone(),
                 on_error: pc.on_error,
                 actions: pc.actions.clone(),
@@ -201,7 +264,7 @@ impl PolicyEngine {
                 stats: PolicyStats::default(),
             });
         }
-        if let Some(cache) = runtime.cache() {
+        if let Some(cache) = runtime.cache().filter(|_| prune) {
             // Entries of modules no longer configured (or of another wasmtime) would only
             // pile up; a reload compiling one of them again costs one compile.
             let removed = cache.retain(&module_hashes);
@@ -221,7 +284,7 @@ impl PolicyEngine {
             set_hash.update(digest);
         }
         let policy_set = hex::encode(&set_hash.finalize()[..16]);
-        Ok(Self { policies, host, pseudonymizer, policy_set })
+        Ok(Self { policies, host, pseudonymizer, policy_set, runtime })
     }
 
     /// The host services (counters, state, tables) of this engine; call
@@ -238,6 +301,11 @@ impl PolicyEngine {
     /// Names and counters of the loaded policies, in chain order.
     pub fn stats(&self) -> Vec<(&str, &PolicyStats)> {
         self.policies.iter().map(|p| (p.name.as_str(), &p.stats)).collect()
+    }
+
+    /// What was loaded for each policy, with its counters, in chain order.
+    pub fn modules(&self) -> Vec<(&ModuleInfo, &PolicyStats)> {
+        self.policies.iter().map(|p| (&p.info, &p.stats)).collect()
     }
 
     /// Runs `events` through the chain. Blocking (wasm runs on this thread): call it from

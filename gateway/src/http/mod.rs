@@ -1,6 +1,7 @@
 //! The HTTP API (design §5): routes, the state they share, and the handlers' glue. Each
 //! handler authenticates, checks the role, and delegates to `ingest` or the store.
 
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod ledger;
@@ -22,6 +23,7 @@ use utoipa::ToSchema;
 use crate::auth::KeyRing;
 use crate::config::Role;
 use crate::ingest::{BodyFormat, IngestError, Ingestor, ItemResult, rejection_message};
+use crate::reload::Reloader;
 use crate::store::Store;
 use auth::Authenticated;
 use error::{ApiError, ErrorBody};
@@ -30,6 +32,8 @@ use openapi::{EventBody, EventInput, IngestResult};
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// Hot reload of the policy set (`POST /v1/admin/reload`) and what it reports.
+    pub reloader: Arc<Reloader>,
     pub keys: Arc<KeyRing>,
     pub ingestor: Ingestor,
     pub store: Store,
@@ -54,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/verify", get(ledger::verify))
         .route("/v1/alerts", get(query::list_alerts))
         .route("/v1/quarantine", get(query::list_quarantine))
+        .route("/v1/admin/reload", post(admin::reload))
+        .route("/v1/admin/policies", get(admin::policies))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi::serve))

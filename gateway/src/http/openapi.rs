@@ -42,6 +42,8 @@ use super::error::{ErrorBody, ErrorDetail};
         super::ledger::verify,
         super::query::list_alerts,
         super::query::list_quarantine,
+        super::admin::reload,
+        super::admin::policies,
         super::healthz,
         super::readyz,
         serve,
@@ -52,6 +54,7 @@ use super::error::{ErrorBody, ErrorDetail};
         (name = "events", description = "Ingest and read audit events"),
         (name = "ledger", description = "Tamper evidence: checkpoints, inclusion and consistency proofs, verification"),
         (name = "alerts", description = "What policies raised or quarantined"),
+        (name = "admin", description = "The policy set: hot reload, what is loaded"),
         (name = "health", description = "Liveness, readiness, this document (no key)"),
     )
 )]

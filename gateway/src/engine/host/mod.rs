@@ -131,11 +131,16 @@ impl PolicyHost {
 struct Shared {
     policies: Vec<Arc<PolicyHost>>,
     durable: Option<Durable>,
+    /// Held for a whole persist pass. After a hot reload two `HostServices` (the retiring
+    /// set's and the new one's) share policies; one lock across generations keeps their
+    /// persisters from writing an older value of a key after a newer one.
+    persist_lock: Arc<Mutex<()>>,
 }
 
 impl Shared {
     /// Writes everything changed since the last pass and flushes; logs failures.
     fn persist(&self) {
+        let _pass = self.persist_lock.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(durable) = &self.durable else {
             // In memory only: forget the change lists, nobody reads them.
             for p in &self.policies {
@@ -208,13 +213,39 @@ impl HostServices {
             }
             policies.push(Arc::new(host));
         }
-        Self::run(Shared { policies, durable }, tables, limits)
+        Self::run(Shared { policies, durable, persist_lock: Arc::default() }, tables, limits)
+    }
+
+    /// The host services of a reloaded policy set: `[[lookup]]` tables loaded again from
+    /// `config`; a policy `previous` also has keeps its live counters, state and log budget
+    /// (the same objects, so a count never drops or forks across the swap); a policy new to
+    /// the chain is restored from sled. Shares `previous`'s sled trees and persist lock.
+    pub fn start_next(config: &Config, previous: &HostServices) -> Result<HostServices, HostError> {
+        let tables = LookupTables::load(&config.lookup)?;
+        let old = &previous.shared;
+        let limits = &config.engine.host;
+        let (secs, ms) = wall_clock();
+        let mut policies = Vec::with_capacity(config.policy.len());
+        for pc in &config.policy {
+            if let Some(kept) = old.policies.iter().find(|p| &*p.name == pc.name.as_str()) {
+                policies.push(kept.clone());
+                continue;
+            }
+            let host = PolicyHost::new(&pc.name, limits);
+            if let Some(d) = &old.durable {
+                d.load_policy(&host.prefix, &mut host.counters(), &mut host.state(), secs, ms)?;
+            }
+            policies.push(Arc::new(host));
+        }
+        let shared =
+            Shared { policies, durable: old.durable.clone(), persist_lock: old.persist_lock.clone() };
+        Self::run(shared, tables, limits)
     }
 
     /// Host services without sled (tests, benches): memory only, over loaded `tables`.
     pub fn in_memory(policies: &[&str], limits: HostLimits, tables: LookupTables) -> Result<Self, HostError> {
         let policies = policies.iter().map(|p| Arc::new(PolicyHost::new(p, &limits))).collect();
-        Self::run(Shared { policies, durable: None }, tables, &limits)
+        Self::run(Shared { policies, durable: None, persist_lock: Arc::default() }, tables, &limits)
     }
 
     /// Starts the persister over `shared`.
