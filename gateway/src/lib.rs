@@ -16,4 +16,5 @@ pub mod ledger;
 pub mod loadgen;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod witness;
