@@ -5,7 +5,7 @@
 //! `auditgate: listening on ADDR` line, the HTTP API).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -480,11 +480,17 @@ impl Gateway {
         let mut child = cmd.spawn().expect("spawn auditgate");
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = mpsc::channel();
+        let mut copy = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.stdout_path())
+            .expect("open the gateway's stdout copy");
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             let reader = BufReader::new(stdout);
             for line in reader.lines() {
                 let Ok(line) = line else { break };
+                let _ = writeln!(copy, "{line}");
                 if let Some(addr) = line.strip_prefix("auditgate: listening on ")
                     && let Some(tx) = tx.take()
                 {
@@ -554,6 +560,11 @@ impl Gateway {
             args.extend(["--public-key".to_string(), key.to_string()]);
         }
         run_cli(args)
+    }
+
+    /// A copy of everything the gateway printed on stdout (all starts).
+    pub fn stdout_path(&self) -> PathBuf {
+        self.dir.path().join("gateway.stdout")
     }
 
     /// The gateway's stderr (its log), as written so far.
