@@ -229,3 +229,33 @@ fn bad_tls_files_stop_start_up_naming_key_and_file() {
     ));
     assert!(line.contains("server.tls_client_ca") && line.contains("no-such-ca.pem"), "{line}");
 }
+
+#[test]
+fn plain_http_beyond_loopback_warns_once_naming_the_address_and_https_does_not() {
+    let pki = Pki::new();
+    let key = unique_token("k-");
+    let minimal = format!(
+        "# No development keys: they are refused beyond loopback.\n[server]\nlisten = \"0.0.0.0:0\"\n[storage]\ndata_dir = {DATA_DIR_PLACEHOLDER}\n\n[[keys]]\nname = \"k\"\nrole = \"ingest\"\nsha256 = \"{}\"\n",
+        sha256_hex(key.as_bytes())
+    );
+    let mut gw = Gateway::start(&minimal);
+    assert!(gw.stop(), "graceful stop");
+    let log = std::fs::read_to_string(gw.log_path()).expect("log");
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("plain HTTP")).collect();
+    assert_eq!(warnings.len(), 1, "one warning line:\n{log}");
+    assert!(
+        warnings[0].contains("WARN") && warnings[0].contains(&format!("0.0.0.0:{}", port(gw.addr()))),
+        "{log}"
+    );
+
+    let https = with_server_lines(&minimal, &[("tls_cert", &pki.server_cert), ("tls_key", &pki.server_key)]);
+    let mut gw = Gateway::start(&https);
+    assert!(gw.base_url().starts_with("https://0.0.0.0:"), "{}", gw.base_url());
+    assert!(gw.stop(), "graceful stop");
+    let log = std::fs::read_to_string(gw.log_path()).expect("log");
+    assert!(!log.contains("plain HTTP"), "no warning with TLS:\n{log}");
+}
+
+fn port(addr: &str) -> &str {
+    addr.rsplit(':').next().unwrap_or("")
+}
