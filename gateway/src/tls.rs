@@ -123,7 +123,8 @@ pub fn server_config(server: &ServerConfig) -> Result<Option<Arc<rustls::ServerC
         Some(ca_path) => builder.with_client_cert_verifier(client_verifier(ca_path, provider)?),
     };
     let mut config = builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only: the router is served by axum without its `http2` feature.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(Arc::new(config)))
 }
 
