@@ -38,7 +38,7 @@ pub struct Config {
     pub checkpoints: CheckpointsConfig,
 }
 
-/// `[server]`: where to listen and how much a client may send.
+/// `[server]`: where to listen, how much a client may send, and HTTPS.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
@@ -49,6 +49,13 @@ pub struct ServerConfig {
     /// Reload the policy chain and `[[lookup]]` tables when the config file changes on
     /// disk (debounced); SIGHUP and `POST /v1/admin/reload` reload whatever this says.
     pub watch_config: bool,
+    /// PEM certificate chain (server certificate first). With `tls_key`: serve HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle. When set, ingest requests must come over a connection whose client
+    /// certificate this CA signed (besides the API key); auditor and admin keys need none.
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +66,9 @@ impl Default for ServerConfig {
             max_event_bytes: 64 << 10,
             max_depth: 32,
             watch_config: true,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
         }
     }
 }
@@ -365,8 +375,15 @@ impl Config {
         if self.storage.data_dir.is_relative() {
             self.storage.data_dir = base.join(&self.storage.data_dir);
         }
-        for p in
-            [&mut self.engine.pseudonym_key_file, &mut self.engine.module_cache_dir].into_iter().flatten()
+        for p in [
+            &mut self.engine.pseudonym_key_file,
+            &mut self.engine.module_cache_dir,
+            &mut self.server.tls_cert,
+            &mut self.server.tls_key,
+            &mut self.server.tls_client_ca,
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -680,5 +697,16 @@ mod tests {
         let p = write(dir.path(), &format!("[storage]\ndata_dir = \"d\"\n{KEY}"));
         let config = Config::load(&p).expect("loads");
         assert_eq!(config.storage.data_dir, dir.path().join("d"));
+    }
+
+    #[test]
+    fn tls_paths_follow_the_config_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server =
+            "[server]\ntls_cert = \"tls/c.pem\"\ntls_key = \"/abs/k.pem\"\ntls_client_ca = \"ca.pem\"\n";
+        let config = Config::load(&write(dir.path(), &format!("{server}{KEY}"))).expect("loads");
+        assert_eq!(config.server.tls_cert, Some(dir.path().join("tls/c.pem")));
+        assert_eq!(config.server.tls_key, Some(PathBuf::from("/abs/k.pem")));
+        assert_eq!(config.server.tls_client_ca, Some(dir.path().join("ca.pem")));
     }
 }

@@ -17,4 +17,5 @@ pub mod loadgen;
 pub mod reload;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod witness;

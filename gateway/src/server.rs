@@ -30,6 +30,8 @@ pub enum ServeError {
     CheckpointKey(#[from] crate::ledger::keys::KeyError),
     #[error("cannot load the policy chain: {0}")]
     Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("server error: {0}")]
@@ -45,6 +47,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// Runs the gateway with `config` (loaded from `config_path`, which reloads read again)
 /// until a shutdown signal.
 pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeError> {
+    // TLS files first: a wrong path must not wait for the policies to compile.
+    let tls = crate::tls::server_config(&config.server)?;
     let mut checkpoints = crate::ledger::keys::checkpoint_options(&config)?;
     let witnesses = match &mut checkpoints {
         Some(c) if !config.checkpoints.witnesses.is_empty() => {
@@ -122,14 +126,18 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
     // right after the listening line must shut down gracefully, not kill the process.
     let shutdown = shutdown_signal()?;
     reload::reload_on_sighup(reloader.clone())?;
-    tracing::info!(%addr, "listening");
-    // A machine-readable line on stdout: scripts and tests wait for it.
+    crate::tls::warn_if_plain_beyond_loopback(addr, tls.is_some());
+    tracing::info!(%addr, scheme = crate::tls::scheme(tls.is_some()), "listening");
+    // A machine-readable line on stdout: scripts and tests wait for it. Plain HTTP keeps
+    // the bare address; HTTPS says so (`https://ADDR`).
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "auditgate: listening on {addr}")?;
+        let prefix = if tls.is_some() { "https://" } else { "" };
+        writeln!(out, "auditgate: listening on {prefix}{addr}")?;
         out.flush()?;
     }
-    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown).await?;
+    let client_ca = config.server.tls_client_ca.is_some();
+    crate::tls::serve(listener, tls, client_ca, http::router(state), shutdown).await?;
     tracing::info!("shutting down: persisting policy host state, flushing the store");
     reloader.finish().await;
     let engine = active.load_full();

@@ -5,7 +5,7 @@
 //! `auditgate: listening on ADDR` line, the HTTP API).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -392,8 +392,21 @@ pub struct Gateway {
     log_path: PathBuf,
     child: Option<Child>,
     addr: String,
+    /// `http` or `https`, from the listening line (`https://ADDR` when TLS is on).
+    scheme: &'static str,
     client: Client,
     starts: u32,
+    /// Extra environment variables of every start (after `AUDITGATE_*` are cleared).
+    env: Vec<(String, String)>,
+}
+
+/// How [`Gateway::start_with`] starts the gateway, beyond its config.
+#[derive(Default)]
+pub struct StartOptions {
+    /// The HTTP client of the helpers (one trusting a test CA, say); default: plain.
+    pub client: Option<Client>,
+    /// Environment variables for the process (`AUDITGATE_CHECKPOINTS__KEY`, `RUST_LOG`…).
+    pub env: Vec<(String, String)>,
 }
 
 impl Gateway {
@@ -406,21 +419,35 @@ impl Gateway {
     /// Like [`Gateway::start`], calling `prepare` with the data dir's path (not created
     /// yet) before the first start: to put a file system of its own there, say.
     pub fn start_prepared(config: &str, prepare: impl FnOnce(&Path)) -> Gateway {
+        Gateway::start_full(config, prepare, StartOptions::default())
+    }
+
+    /// Like [`Gateway::start`], with a client and environment of the test's choosing.
+    pub fn start_with(config: &str, options: StartOptions) -> Gateway {
+        Gateway::start_full(config, |_| {}, options)
+    }
+
+    fn start_full(config: &str, prepare: impl FnOnce(&Path), options: StartOptions) -> Gateway {
         let dir = tempfile::Builder::new().prefix("auditgate-test-").tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
         prepare(&data_dir);
         let config = config.replace(DATA_DIR_PLACEHOLDER, &toml_str(&data_dir.to_string_lossy()));
         let config_path = dir.path().join("policy.toml");
         std::fs::write(&config_path, config).expect("write the config");
-        let client = Client::builder().timeout(HTTP_TIMEOUT).build().expect("http client");
+        let client = match options.client {
+            Some(c) => c,
+            None => Client::builder().timeout(HTTP_TIMEOUT).build().expect("http client"),
+        };
         let mut gw = Gateway {
             log_path: dir.path().join("gateway.log"),
             dir,
             config_path,
             child: None,
             addr: String::new(),
+            scheme: "http",
             client,
             starts: 0,
+            env: options.env,
         };
         gw.spawn();
         gw
@@ -446,17 +473,24 @@ impl Gateway {
                 cmd.env_remove(k);
             }
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         // A plain-text log, easier to read in a failure report.
         cmd.env("NO_COLOR", "1");
         cmd.current_dir(self.dir.path()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
         let mut child = cmd.spawn().expect("spawn auditgate");
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = mpsc::channel();
+        let mut copy = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.stdout_path())
+            .expect("open the gateway's stdout copy");
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             let reader = BufReader::new(stdout);
             for line in reader.lines() {
                 let Ok(line) = line else { break };
+                let _ = writeln!(copy, "{line}");
                 if let Some(addr) = line.strip_prefix("auditgate: listening on ")
                     && let Some(tx) = tx.take()
                 {
@@ -469,7 +503,10 @@ impl Gateway {
         loop {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(addr) => {
-                    self.addr = addr;
+                    match addr.strip_prefix("https://") {
+                        Some(a) => (self.scheme, self.addr) = ("https", a.to_string()),
+                        None => (self.scheme, self.addr) = ("http", addr),
+                    }
                     self.child = Some(child);
                     return;
                 }
@@ -493,9 +530,14 @@ impl Gateway {
         }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when the gateway serves TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// `127.0.0.1:PORT`, without a scheme.
+    pub fn addr(&self) -> &str {
+        &self.addr
     }
 
     /// The data directory (`<tempdir>/data`).
@@ -539,6 +581,11 @@ impl Gateway {
         let child = self.child.as_ref().expect("the gateway is running");
         let sent = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
         assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} {} failed", child.id());
+    }
+
+    /// A copy of everything the gateway printed on stdout (all starts).
+    pub fn stdout_path(&self) -> PathBuf {
+        self.dir.path().join("gateway.stdout")
     }
 
     /// The gateway's stderr (its log), as written so far.

@@ -52,6 +52,18 @@ where
             .strip_prefix("Bearer ")
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
         match state.as_ref().authenticate(key.trim()) {
+            // `[server] tls_client_ca`: ingest also needs a verified client certificate.
+            Some(caller)
+                if caller.role == Role::Ingest
+                    && crate::tls::client_certificate_missing(&parts.extensions) =>
+            {
+                tracing::warn!(key = %caller.name, "ingest without a verified client certificate refused");
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "client_certificate_required",
+                    "ingest on this gateway needs a client certificate signed by [server] tls_client_ca; the connection presented none",
+                ))
+            }
             Some(caller) => Ok(Authenticated(caller.clone())),
             None => {
                 tracing::warn!("request with an unknown API key refused");
