@@ -204,6 +204,7 @@ fn proofs(c: &mut Criterion) {
         idempotency_window: Duration::from_secs(60),
         max_batch_events: 10_000,
         checkpoints: None,
+        encryption: None,
     })
     .unwrap_or_else(|e| panic!("open {}: {e}", dir.display()));
     assert_eq!(store.count(), records);

@@ -103,6 +103,7 @@ fn options(dir: &Path) -> StoreOptions {
         idempotency_window: Duration::from_secs(86_400),
         max_batch_events: 10_000,
         checkpoints: None,
+        encryption: None,
     }
 }
 

@@ -84,6 +84,16 @@ pub struct StorageConfig {
     pub cache_capacity_mb: u64,
     /// Most events the writer puts into one group commit.
     pub max_batch_events: usize,
+    /// Encryption at rest: seal the personal fields of every event under a per-subject
+    /// data key wrapped by the master key. Opt-in; a store keeps the choice it was
+    /// created with (opening it the other way is refused).
+    pub encryption: bool,
+    /// File holding the master key (64 hex digits); the environment variable
+    /// `AUDITGATE_MASTER_KEY` wins over it. Never inside `data_dir`.
+    pub master_key_file: Option<PathBuf>,
+    /// Top-level event fields sealed besides the personal ones always sealed (`user`,
+    /// `ip`, `user_agent`, `session_id`, `details`, `changes`).
+    pub encrypted_fields: Vec<String>,
 }
 
 impl Default for StorageConfig {
@@ -94,6 +104,9 @@ impl Default for StorageConfig {
             idempotency_window_secs: 86_400,
             cache_capacity_mb: 64,
             max_batch_events: 10_000,
+            encryption: false,
+            master_key_file: None,
+            encrypted_fields: Vec::new(),
         }
     }
 }
@@ -376,6 +389,7 @@ impl Config {
             self.storage.data_dir = base.join(&self.storage.data_dir);
         }
         for p in [
+            &mut self.storage.master_key_file,
             &mut self.engine.pseudonym_key_file,
             &mut self.engine.module_cache_dir,
             &mut self.server.tls_cert,
@@ -421,6 +435,7 @@ impl Config {
         if self.storage.max_batch_events == 0 {
             return Err(invalid("storage.max_batch_events".into(), "expected a positive number"));
         }
+        self.validate_encryption()?;
         if self.keys.is_empty() {
             return Err(invalid("keys".into(), "expected at least one [[keys]] entry"));
         }
@@ -521,6 +536,50 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    fn validate_encryption(&self) -> Result<(), ConfigError> {
+        let s = &self.storage;
+        for field in &s.encrypted_fields {
+            if !crate::event::KNOWN_FIELDS.contains(&field.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: "storage.encrypted_fields".into(),
+                    message: format!(
+                        "unknown event field `{field}`: expected one of {}",
+                        crate::event::KNOWN_FIELDS.join(", ")
+                    ),
+                });
+            }
+            if crate::store::UNSEALABLE_FIELDS.contains(&field.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: "storage.encrypted_fields".into(),
+                    message: format!("`{field}` cannot be encrypted: the store reads it without keys"),
+                });
+            }
+        }
+        if let Some(file) = &s.master_key_file
+            && file.starts_with(&s.data_dir)
+        {
+            return Err(ConfigError::Invalid {
+                key: "storage.master_key_file".into(),
+                message:
+                    "must be outside storage.data_dir (whoever copies the data directory must not get the \
+                          key with it)"
+                        .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The event fields an encrypted store seals: the personal defaults plus
+    /// `storage.encrypted_fields`.
+    pub fn sealed_fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> =
+            crate::store::DEFAULT_SEALED_FIELDS.iter().map(|f| f.to_string()).collect();
+        fields.extend(self.storage.encrypted_fields.iter().cloned());
+        fields.sort();
+        fields.dedup();
+        fields
     }
 
     fn validate_host_limits(&self) -> Result<(), ConfigError> {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod authoring;
 pub mod builtin;
 pub mod config;
+pub mod crypto;
 pub mod engine;
 pub mod event;
 pub mod http;

@@ -8,18 +8,21 @@ use std::time::Duration;
 
 use crate::auth::KeyRing;
 use crate::config::Config;
+use crate::crypto::MasterKey;
 use crate::engine::PolicyEngine;
 use crate::engine::pseudonym::Pseudonymizer;
 use crate::event::Limits;
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
 use crate::reload::{self, ActiveEngine, Reloader};
-use crate::store::{Store, StoreOptions};
+use crate::store::{EncryptionOptions, Store, StoreOptions};
 use crate::witness::WitnessPoster;
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error("cannot load the master key: {0}")]
+    MasterKey(#[from] crate::crypto::CryptoError),
     #[error("cannot open the store in {dir}: {source}")]
     Store { dir: String, source: crate::store::StoreError },
     #[error("cannot load the pseudonymization key {path}: {source}")]
@@ -69,6 +72,13 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
         tracing::info!(key = %public, file = ?c.file, "checkpoints are signed with this key");
         println!("auditgate: checkpoint public key {public}");
     }
+    let encryption = if config.storage.encryption {
+        let (master, source) = MasterKey::load(config.storage.master_key_file.as_deref())?;
+        tracing::info!(key_id = master.id(), from = %source, "encryption at rest: personal fields are sealed");
+        Some(EncryptionOptions { master, fields: config.sealed_fields() })
+    } else {
+        None
+    };
     let store = Store::open(&StoreOptions {
         data_dir: config.storage.data_dir.clone(),
         cache_capacity_bytes: config.storage.cache_capacity_mb << 20,
@@ -76,6 +86,7 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
         idempotency_window: Duration::from_secs(config.storage.idempotency_window_secs),
         max_batch_events: config.storage.max_batch_events,
         checkpoints,
+        encryption,
     })
     .map_err(|source| ServeError::Store { dir: config.storage.data_dir.display().to_string(), source })?;
     tracing::info!(dir = %config.storage.data_dir.display(), events = store.count(), "store opened");

@@ -44,6 +44,12 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint { method: Method::GET, path: "/v1/verify", role: "auditor", body: None },
         Endpoint { method: Method::POST, path: "/v1/admin/reload", role: "admin", body: None },
         Endpoint { method: Method::GET, path: "/v1/admin/policies", role: "admin", body: None },
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/admin/erase",
+            role: "admin",
+            body: Some(("application/json", br#"{"user": "auth-test-erased"}"#.to_vec())),
+        },
     ]
 }
 
@@ -70,8 +76,18 @@ fn the_matrix_covers_every_route_of_the_router() {
 
 #[test]
 fn every_endpoint_checks_key_and_role() {
-    // A checkpoint after every event, so that the proof endpoints have something to prove.
-    let gw = Gateway::start(&format!("{}\n[checkpoints]\nevery_events = 1\n", default_config()));
+    // A checkpoint after every event, so that the proof endpoints have something to prove;
+    // an encrypted store, so that the erasure endpoint has keys to destroy.
+    let gw = Gateway::start_with(
+        &format!("{}\n[checkpoints]\nevery_events = 1\n", default_config()),
+        StartOptions {
+            env: vec![
+                ("AUDITGATE_STORAGE__ENCRYPTION".into(), "true".into()),
+                ("AUDITGATE_MASTER_KEY".into(), "7".repeat(64)),
+            ],
+            ..StartOptions::default()
+        },
+    );
     gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "seed"}));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while gw.get(AUDITOR_KEY, "/v1/checkpoint").0 != 200 {
@@ -116,8 +132,8 @@ fn every_endpoint_checks_key_and_role() {
         }
     }
     assert!(failures.is_empty(), "{} wrong answers:\n{}", failures.len(), failures.join("\n"));
-    // Only the two successful ingest calls (plus the seed) stored anything.
-    assert_eq!(gw.count_events(), 3);
+    // Only the two successful ingest calls (plus the seed) and the erasure stored anything.
+    assert_eq!(gw.count_events(), 4);
 }
 
 #[test]

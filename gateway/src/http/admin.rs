@@ -1,11 +1,14 @@
-//! Admin endpoints of the policy set: `POST /v1/admin/reload` (hot reload, see `reload`)
-//! and `GET /v1/admin/policies` (what is loaded and how it fares).
+//! Admin endpoints: `POST /v1/admin/reload` (hot reload, see `reload`), `GET
+//! /v1/admin/policies` (what is loaded and how it fares) and `POST /v1/admin/erase`
+//! (crypto-shredding of one subject, see `store::erasure`).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::AppState;
@@ -14,6 +17,32 @@ use super::error::{ApiError, ErrorBody};
 use crate::config::Role;
 use crate::engine::ModuleInfo;
 use crate::reload::{ReloadReport, ReloadStats, Trigger};
+use crate::store::{AppendOutcome, NewRecord, Pending, StoreError};
+
+/// The `action` of the event an erasure writes into the log.
+pub const ERASURE_ACTION: &str = "auditgate.subject.erase";
+
+/// `POST /v1/admin/erase`'s body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseRequest {
+    /// The subject to erase: the `user` of its events.
+    pub user: String,
+}
+
+/// `POST /v1/admin/erase`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EraseAnswer {
+    /// `seq` of the erasure event written into the log.
+    pub seq: u64,
+    /// The subject's keyed hash (hex), as the erasure event's `resource_id` names it.
+    pub subject_ref: String,
+    /// A live data key was destroyed (`false`: the subject had no events since its last
+    /// erasure, or none at all).
+    pub key_destroyed: bool,
+    /// Index entries (keyed hashes of its personal values) removed.
+    pub index_entries_removed: u64,
+}
 
 /// One loaded policy with its counters since its set was loaded.
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,6 +132,98 @@ pub async fn policies(State(state): State<AppState>, auth: Authenticated) -> Res
         policies,
         reloads: state.reloader.stats(),
         watch_config: state.reloader.watching(),
+    })
+    .into_response())
+}
+
+/// Erases a subject (crypto-shredding): destroys its data key, so the personal fields of
+/// its events read back as `"[erased]"`; the records and the hash chain stay and `auditgate
+/// verify` still passes. The erasure is itself written to the log (who asked, the
+/// subject's keyed hash), and the answer comes once that event is durable.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/erase",
+    tag = "admin",
+    security(("admin_key" = [])),
+    request_body(content = EraseRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The subject's data key is destroyed and the erasure event durable", body = EraseAnswer),
+        (status = 400, description = "The body is not `{\"user\": \"...\"}` with a non-empty user", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The key is not an admin key", body = ErrorBody),
+        (status = 409, description = "The store is not encrypted (`storage.encryption = false`): nothing to shred", body = ErrorBody),
+        (status = 503, description = "The store cannot be written", body = ErrorBody),
+    )
+)]
+pub async fn erase(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth.require(Role::Admin)?;
+    let request: EraseRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("expected {{\"user\": \"...\"}}: {e}"))
+    })?;
+    if request.user.is_empty() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", "`user` must not be empty"));
+    }
+    if !state.store.is_encrypted() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_encrypted",
+            "erasure destroys a subject's data key: it needs an encrypted store (storage.encryption = true)",
+        ));
+    }
+    let store = state.store.clone();
+    let (user, by) = (request.user, caller.name.clone());
+    let erasure = tokio::task::spawn_blocking(move || store.erase_subject(&user, &by))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("erasure worker failed: {e}")))?
+        .map_err(|e| ApiError::unavailable(format!("the erasure failed: {e}")))?;
+    let now = chrono::Utc::now();
+    let time = crate::event::format_time(now);
+    let event = json!({
+        "time": time,
+        "action": ERASURE_ACTION,
+        "outcome": "success",
+        "user": caller.name,
+        "resource_type": "subject",
+        "resource_id": erasure.subject_ref,
+        "details": {
+            "key_destroyed": erasure.key_destroyed,
+            "index_entries_removed": erasure.index_entries_removed,
+        },
+    });
+    let event: Map<String, Value> = match event {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let record = NewRecord {
+        client_id: None,
+        event,
+        time_micros: now.timestamp_micros(),
+        received_at: time,
+        source: caller.name.clone(),
+        policy_set: String::from("gateway"),
+        redacted: Vec::new(),
+        tags: vec![String::from("erasure")],
+        alerts: Vec::new(),
+    };
+    let outcomes = state.store.append(vec![Pending::Record(record)]).await.map_err(|e: StoreError| {
+        ApiError::unavailable(format!(
+            "the data key is destroyed but the erasure event could not be written: {e}; retry the erasure"
+        ))
+    })?;
+    let seq = match outcomes.first() {
+        Some(AppendOutcome::Stored { seq } | AppendOutcome::Duplicate { seq }) => *seq,
+        _ => 0,
+    };
+    tracing::info!(seq, by = %caller.name, subject_ref = %erasure.subject_ref, key_destroyed = erasure.key_destroyed, "subject erased");
+    Ok(Json(EraseAnswer {
+        seq,
+        subject_ref: erasure.subject_ref,
+        key_destroyed: erasure.key_destroyed,
+        index_entries_removed: erasure.index_entries_removed,
     })
     .into_response())
 }

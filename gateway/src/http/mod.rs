@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/quarantine", get(query::list_quarantine))
         .route("/v1/admin/reload", post(admin::reload))
         .route("/v1/admin/policies", get(admin::policies))
+        .route("/v1/admin/erase", post(admin::erase))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi::serve))

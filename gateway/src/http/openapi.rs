@@ -44,6 +44,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::query::list_quarantine,
         super::admin::reload,
         super::admin::policies,
+        super::admin::erase,
         super::healthz,
         super::readyz,
         serve,
@@ -54,7 +55,7 @@ use super::error::{ErrorBody, ErrorDetail};
         (name = "events", description = "Ingest and read audit events"),
         (name = "ledger", description = "Tamper evidence: checkpoints, inclusion and consistency proofs, verification"),
         (name = "alerts", description = "What policies raised or quarantined"),
-        (name = "admin", description = "The policy set: hot reload, what is loaded"),
+        (name = "admin", description = "The policy set: hot reload, what is loaded; erasure of a subject"),
         (name = "health", description = "Liveness, readiness, this document (no key)"),
     )
 )]

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::api::{AlertQuery, Page};
 use super::cursor::IdCursor;
+use super::encryption::Sealing;
 use super::error::StoreError;
 use super::keys::u64_key;
 use super::listing::scan_ids;
@@ -11,9 +12,22 @@ use super::trees::Trees;
 use super::visible::Visible;
 
 /// Answers an alert query from the durable alerts.
-pub(crate) fn list(trees: &Trees, visible: &Visible, q: &AlertQuery) -> Result<Page, StoreError> {
+/// Sealed members (summary, labels) are opened with `sealing`.
+pub(crate) fn list(
+    trees: &Trees,
+    visible: &Visible,
+    sealing: Option<&Sealing>,
+    q: &AlertQuery,
+) -> Result<Page, StoreError> {
     let after = q.cursor.as_deref().map(|c| IdCursor::Alert.decode(c)).transpose()?;
     let max_id = visible.alert();
+    let decode = |bytes: &[u8]| -> Result<Value, StoreError> {
+        let mut item = decode(bytes)?;
+        if let Some(s) = sealing {
+            s.open_value(&mut item, "an alert")?;
+        }
+        Ok(item)
+    };
     let keep = |item: Value| -> Option<Value> {
         let text = |name: &str| item.get(name).and_then(Value::as_str);
         let ok = [("rule", &q.rule), ("severity", &q.severity), ("policy", &q.policy)]
@@ -30,7 +44,7 @@ pub(crate) fn list(trees: &Trees, visible: &Visible, q: &AlertQuery) -> Result<P
                 trees
                     .alerts
                     .get(u64_key(id))?
-                    .map(|bytes| decode(&bytes))
+                    .map(|bytes| decode(&bytes[..]))
                     .transpose()
                     .map(|a| a.and_then(keep))
             })?

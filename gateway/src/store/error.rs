@@ -24,6 +24,11 @@ pub enum StoreError {
     /// longer than an index key allows).
     #[error("cannot store this item: {0}")]
     InvalidInput(String),
+    /// The store's encryption state and the configuration disagree (encrypted store
+    /// without the key or with another key, plain store with encryption on), or a key
+    /// cannot be used.
+    #[error("encryption: {0}")]
+    Encryption(String),
     /// The writer has stopped (the store was closed, or the writer thread died).
     #[error("the store is closed")]
     Closed,

@@ -84,6 +84,21 @@ pub(crate) fn push_field(buf: &mut Vec<u8>, name: &str, field: &[u8]) -> Result<
     Ok(())
 }
 
+/// Prefix `len ‖ bytes` of a one-field index (a keyed hash, say).
+pub(crate) fn field_prefix(name: &str, bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut buf = Vec::with_capacity(2 + bytes.len() + POSITION_LEN);
+    push_field(&mut buf, name, bytes)?;
+    Ok(buf)
+}
+
+/// Prefix of the IP index of an encrypted store: `k ‖ keyed hash`.
+pub(crate) fn keyed_ip_prefix(hash: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(1 + hash.len() + POSITION_LEN);
+    buf.push(b'k');
+    buf.extend_from_slice(hash);
+    buf
+}
+
 /// Prefix of the user index for `user`.
 pub(crate) fn user_prefix(user: &str) -> Result<Vec<u8>, StoreError> {
     let mut buf = Vec::with_capacity(2 + user.len() + POSITION_LEN);

@@ -11,7 +11,10 @@ mod alerts;
 mod chain;
 mod checkpoints;
 mod cursor;
+mod data_keys;
 mod durability;
+mod encryption;
+mod erasure;
 mod error;
 mod idempotency;
 mod indexes;
@@ -32,6 +35,8 @@ mod writer;
 mod tests;
 
 pub use checkpoints::CheckpointOptions;
+pub use encryption::{DEFAULT_SEALED_FIELDS, ERASED, EncryptionOptions, UNSEALABLE_FIELDS};
+pub use erasure::Erasure;
 pub use error::StoreError;
 pub use proofs::RangeCheck;
 
@@ -45,6 +50,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use durability::DiskSync;
+use encryption::Sealing;
 use idempotency::{IdEntry, Window, now_micros};
 use keys::u64_key;
 use record::RecordEncoder;
@@ -69,6 +75,9 @@ pub struct StoreOptions {
     pub max_batch_events: usize,
     /// Signed checkpoints; `None`: none are made.
     pub checkpoints: Option<CheckpointOptions>,
+    /// Encryption at rest of personal fields; `None`: the store is plain. Must match
+    /// how the store was created (a marker in sled says which).
+    pub encryption: Option<EncryptionOptions>,
 }
 
 /// The audit log. Cheap to clone (all clones share one database and one writer).
@@ -82,6 +91,7 @@ struct Inner {
     trees: Trees,
     visible: Arc<Visible>,
     window: Window,
+    sealing: Option<Arc<Sealing>>,
     sender: Mutex<Option<Sender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -103,7 +113,13 @@ impl Store {
         let db = open_sled(opts)?;
         let trees = Trees::open(&db)?;
         let mut sync = DiskSync::open(&opts.data_dir)?;
-        let committed = recover(&db, &trees, &mut sync)?;
+        let sealing = encryption::open(&db, &trees, opts.encryption.as_ref(), &opts.data_dir)?.map(Arc::new);
+        let committed = recover(&db, &trees, &mut sync, sealing.as_deref())?;
+        if sealing.is_some() {
+            // A new encrypted store's marker and index key, before anything is sealed.
+            db.flush()?;
+            sync.sync()?;
+        }
 
         let visible = Arc::new(Visible::new(committed));
         let window = Window::new(opts.idempotency_window);
@@ -122,6 +138,7 @@ impl Store {
             },
             window,
             batching: Batching { max_events: opts.max_batch_events, linger: opts.flush_linger },
+            sealing: sealing.clone(),
         };
         let handle = writer.spawn(rx)?;
         Ok(Store {
@@ -130,6 +147,7 @@ impl Store {
                 trees,
                 visible,
                 window,
+                sealing,
                 sender: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
             }),
@@ -171,7 +189,13 @@ impl Store {
             return Ok(None);
         }
         match self.inner.trees.log.get(u64_key(seq))? {
-            Some(bytes) => Ok(Some(Value::Object(record::decode(&bytes)?))),
+            Some(bytes) => {
+                let mut record = record::decode(&bytes)?;
+                if let Some(s) = &self.inner.sealing {
+                    s.open(&mut record, &format!("record {seq}"))?;
+                }
+                Ok(Some(Value::Object(record)))
+            }
             None => Ok(None),
         }
     }
@@ -179,19 +203,19 @@ impl Store {
     /// One page of records matching `q`, in (event time, `seq`) order.
     /// A cursor this store did not hand out is [`StoreError::InvalidCursor`].
     pub fn query(&self, q: &EventQuery) -> Result<Page, StoreError> {
-        query::run(&self.inner.trees, &self.inner.visible, q)
+        query::run(&self.inner.trees, &self.inner.visible, self.inner.sealing.as_deref(), q)
     }
 
     /// One page of alerts matching `q`, in alert id order. Items:
     /// `{"id", "seq", "time", "policy", "rule", "severity", "summary", "labels": {k: v}}`.
     pub fn alerts(&self, q: &AlertQuery) -> Result<Page, StoreError> {
-        alerts::list(&self.inner.trees, &self.inner.visible, q)
+        alerts::list(&self.inner.trees, &self.inner.visible, self.inner.sealing.as_deref(), q)
     }
 
     /// One page of quarantined events, oldest first. Items:
     /// `{"id", "received_at", "source", "policy", "error", "event": {...}}`.
     pub fn quarantine(&self, limit: usize, cursor: Option<&str>) -> Result<Page, StoreError> {
-        quarantine::list(&self.inner.trees, &self.inner.visible, limit, cursor)
+        quarantine::list(&self.inner.trees, &self.inner.visible, self.inner.sealing.as_deref(), limit, cursor)
     }
 
     /// The sled database, for the policy host's own trees (`host_counters`, `host_state`)
@@ -276,7 +300,12 @@ fn open_sled(opts: &StoreOptions) -> Result<sled::Db, StoreError> {
 
 /// Reads the commit marker, removes anything written after it (an interrupted group
 /// commit), and returns the counters to continue from.
-fn recover(db: &sled::Db, trees: &Trees, sync: &mut DiskSync) -> Result<Counters, StoreError> {
+fn recover(
+    db: &sled::Db,
+    trees: &Trees,
+    sync: &mut DiskSync,
+    sealing: Option<&Sealing>,
+) -> Result<Counters, StoreError> {
     let last = trees.last_keys()?;
     let committed = match trees.committed()? {
         Some(c) => c,
@@ -302,7 +331,7 @@ fn recover(db: &sled::Db, trees: &Trees, sync: &mut DiskSync) -> Result<Counters
         )));
     }
     if last != committed {
-        let gone = recovery::discard_uncommitted(trees, committed)?;
+        let gone = recovery::discard_uncommitted(trees, committed, sealing)?;
         db.flush()?;
         sync.sync()?;
         tracing::warn!(

@@ -8,17 +8,24 @@ use serde_json::Value;
 
 use super::api::{EventQuery, Order, Page};
 use super::cursor;
+use super::encryption::Sealing;
 use super::error::StoreError;
-use super::indexes::Index;
+use super::indexes::{Index, Keying, PLAIN};
 use super::keys::{self, POSITION_LEN, Position, u64_key};
 use super::trees::Trees;
 use super::visible::Visible;
 
-/// Answers an event query from the durable records.
-pub(crate) fn run(trees: &Trees, visible: &Visible, q: &EventQuery) -> Result<Page, StoreError> {
+/// Answers an event query from the durable records (opened by `sealing` in an encrypted
+/// store: filters compare plain values).
+pub(crate) fn run(
+    trees: &Trees,
+    visible: &Visible,
+    sealing: Option<&Sealing>,
+    q: &EventQuery,
+) -> Result<Page, StoreError> {
     let after = q.cursor.as_deref().map(cursor::decode_event).transpose()?;
     let empty = Page { items: Vec::new(), next_cursor: None };
-    let Some((index, prefix)) = plan(q) else { return Ok(empty) };
+    let Some((index, prefix)) = plan(q, sealing.map_or(&PLAIN, Sealing::keying)) else { return Ok(empty) };
     let Some((lo, hi)) = bounds(&prefix, q, after) else { return Ok(empty) };
 
     let max_seq = visible.seq();
@@ -41,8 +48,11 @@ pub(crate) fn run(trees: &Trees, visible: &Visible, q: &EventQuery) -> Result<Pa
             continue;
         }
         let Some(bytes) = trees.log.get(u64_key(pos.seq))? else { continue };
-        let record: Value = serde_json::from_slice(&bytes)
+        let mut record: Value = serde_json::from_slice(&bytes)
             .map_err(|e| StoreError::Corrupt(format!("record {} is not valid JSON: {e}", pos.seq)))?;
+        if let Some(s) = sealing {
+            s.open_value(&mut record, &format!("record {}", pos.seq))?;
+        }
         if !matches(q, &record) {
             continue;
         }
@@ -59,15 +69,15 @@ pub(crate) fn run(trees: &Trees, visible: &Visible, q: &EventQuery) -> Result<Pa
 
 /// The most selective index the query can use and the value prefix to scan; `None` when
 /// the query cannot match anything (a value too long to be in any key).
-fn plan(q: &EventQuery) -> Option<(Index, Vec<u8>)> {
+fn plan(q: &EventQuery, keying: &Keying) -> Option<(Index, Vec<u8>)> {
     let planned = if let Some(user) = &q.user {
-        (Index::User, keys::user_prefix(user))
+        (Index::User, keying.user_prefix(user))
     } else if let Some(ip) = &q.ip {
-        (Index::Ip, keys::ip_prefix(ip))
+        (Index::Ip, keying.ip_prefix(ip))
     } else if let (Some(rt), Some(ri)) = (&q.resource_type, &q.resource_id) {
-        (Index::Resource, keys::resource_prefix(rt, ri))
+        (Index::Resource, keying.resource_prefix(rt, ri))
     } else if let Some(action) = &q.action {
-        (Index::Action, keys::action_prefix(action))
+        (Index::Action, keying.action_prefix(action))
     } else {
         (Index::Time, Ok(Vec::new()))
     };

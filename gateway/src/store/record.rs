@@ -40,16 +40,34 @@ impl RecordEncoder {
     /// The bytes stored in the log for `record` at `seq`, and their leaf hash. Called
     /// once per stored record, in increasing `seq` order; a caller that drops the result
     /// must [`RecordEncoder::reset`].
+    #[cfg(test)]
     pub(crate) fn encode(&mut self, seq: u64, record: &NewRecord) -> Result<(Vec<u8>, Hash), StoreError> {
-        let bytes = encode_linked(seq, &self.head, record)?;
+        self.encode_event(seq, record, &record.event)
+    }
+
+    /// [`RecordEncoder::encode`] with `event` (the record's event as stored: sealed, in an
+    /// encrypted store) in place of `record.event`.
+    pub(crate) fn encode_event(
+        &mut self,
+        seq: u64,
+        record: &NewRecord,
+        event: &Map<String, Value>,
+    ) -> Result<(Vec<u8>, Hash), StoreError> {
+        let bytes = encode_linked(seq, &self.head, record, event)?;
         let leaf = merkle::leaf_hash(&bytes);
         self.head = leaf;
         Ok((bytes, leaf))
     }
 }
 
-/// The canonical bytes of `record` at `seq` after the record hashed `prev`.
-pub(crate) fn encode_linked(seq: u64, prev: &Hash, r: &NewRecord) -> Result<Vec<u8>, StoreError> {
+/// The canonical bytes of `record` at `seq` after the record hashed `prev`, with the event
+/// fields of `event`.
+pub(crate) fn encode_linked(
+    seq: u64,
+    prev: &Hash,
+    r: &NewRecord,
+    event: &Map<String, Value>,
+) -> Result<Vec<u8>, StoreError> {
     let gateway: [(&str, Value); 7] = [
         ("seq", Value::from(seq)),
         ("received_at", Value::from(r.received_at.as_str())),
@@ -61,8 +79,7 @@ pub(crate) fn encode_linked(seq: u64, prev: &Hash, r: &NewRecord) -> Result<Vec<
     ];
     // An event field named like one the gateway writes is never stored (the event layer
     // refuses them from clients; this keeps the JSON object free of duplicates).
-    let members = r
-        .event
+    let members = event
         .iter()
         .map(|(k, v)| (k.as_str(), v))
         .filter(|(k, _)| !gateway.iter().any(|(g, _)| g == k))

@@ -13,8 +13,9 @@ use std::ops::RangeFrom;
 use serde_json::Value;
 
 use super::chain;
+use super::encryption::Sealing;
 use super::error::StoreError;
-use super::indexes;
+use super::indexes::{self, PLAIN};
 use super::keys::{Position, read_u64, u64_key};
 use super::record;
 use super::trees::{Counters, Trees};
@@ -33,7 +34,13 @@ pub(crate) struct Discarded {
 /// Removes every entry numbered above `committed` (not flushed: the caller flushes).
 ///
 /// The marker is rewritten first, so an interrupted clean-up is finished by the next one.
-pub(crate) fn discard_uncommitted(trees: &Trees, committed: Counters) -> Result<Discarded, StoreError> {
+/// In an encrypted store, `sealing` opens each record first (its index keys come from
+/// the plain fields).
+pub(crate) fn discard_uncommitted(
+    trees: &Trees,
+    committed: Counters,
+    sealing: Option<&Sealing>,
+) -> Result<Discarded, StoreError> {
     trees.set_committed(committed)?;
     let mut done = Discarded::default();
 
@@ -43,9 +50,11 @@ pub(crate) fn discard_uncommitted(trees: &Trees, committed: Counters) -> Result<
         // A record that no longer decodes cannot name its index entries; those can only
         // point at this seq and are ignored by readers until the seq is reused, when the
         // query filters (applied to the loaded record) keep them out of results.
-        if let Ok(fields) = record::decode(&value) {
-            if let (Some(time_micros), Ok(prefixes)) =
-                (record::time_micros(&fields), indexes::prefixes(&fields))
+        if let Ok(mut fields) = record::decode(&value) {
+            let keying = sealing.map_or(&PLAIN, Sealing::keying);
+            let opened = sealing.is_none_or(|s| s.open(&mut fields, "an uncommitted record").is_ok());
+            if let (true, Some(time_micros), Ok(prefixes)) =
+                (opened, record::time_micros(&fields), indexes::prefixes(&fields, keying))
             {
                 for (index, key) in indexes::keys_at(prefixes, Position { time_micros, seq }) {
                     trees.index(index).remove(key)?;

@@ -11,6 +11,8 @@
 //! | `merkle` | level (u8) ‖ index (u64 BE) | SHA-256 of a perfect subtree, levels ≥ 4 (see `chain`) |
 //! | `checkpoints` | checkpoint number (u64 BE) | signed note (see `checkpoints`) |
 //! | `meta` | `committed` | last committed `seq` ‖ alert id ‖ quarantine id (u64 BE each) |
+//! | `meta` | `encryption` | encrypted stores only: JSON marker with the master key's id (see `encryption`) |
+//! | `data_keys` | see `data_keys` | encrypted stores only: wrapped data keys, subject refs, tombstones, the index key |
 
 use super::error::StoreError;
 use super::indexes::Index;

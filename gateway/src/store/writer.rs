@@ -20,9 +20,10 @@ use super::api::{AppendOutcome, NewQuarantine, NewRecord, Pending};
 use super::chain::{self, TreeState};
 use super::checkpoints::Checkpointer;
 use super::durability::DiskSync;
+use super::encryption::Sealing;
 use super::error::StoreError;
 use super::idempotency::{IdEntry, Window};
-use super::indexes::{self, Index};
+use super::indexes::{self, Index, PLAIN};
 use super::keys::{Position, u64_key};
 use super::record::RecordEncoder;
 use super::recovery;
@@ -72,6 +73,8 @@ pub(crate) struct Writer {
     pub window: Window,
     /// Group-commit sizing.
     pub batching: Batching,
+    /// Seals personal fields (an encrypted store).
+    pub sealing: Option<Arc<Sealing>>,
 }
 
 impl Writer {
@@ -197,7 +200,7 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed; failing its {} request(s)", answers.len());
-                match recovery::discard_uncommitted(&self.trees, self.committed) {
+                match recovery::discard_uncommitted(&self.trees, self.committed, self.sealing.as_deref()) {
                     Ok(_) => {}
                     Err(e2) => tracing::error!(error = %e2, "cannot remove the failed batch's entries"),
                 }
@@ -220,10 +223,11 @@ impl Writer {
         // Pass 1: everything that can fail because of the input, before any number is
         // handed out or anything is encoded.
         let mut prefixes = Vec::with_capacity(items.len());
+        let keying = self.sealing.as_deref().map_or(&PLAIN, Sealing::keying);
         for (i, item) in items.iter().enumerate() {
             prefixes.push(match item {
                 Pending::Record(r) => Some(
-                    indexes::prefixes(&r.event)
+                    indexes::prefixes(&r.event, keying)
                         .map_err(|e| StoreError::InvalidInput(format!("item {i}: {e}")))?,
                 ),
                 Pending::Quarantine(_) => None,
@@ -256,7 +260,7 @@ impl Writer {
                 }
                 (Pending::Quarantine(q), _) => {
                     let id = local_next.quarantine + 1;
-                    local.quarantine.push((id, quarantine_json(id, q)?));
+                    local.quarantine.push((id, quarantine_json(id, q, self.sealing.as_deref())?));
                     local_next.quarantine = id;
                     AppendOutcome::Quarantined { id }
                 }
@@ -302,7 +306,7 @@ impl Writer {
                 let id = next.alert + 1 + i as u64;
                 let labels: Map<String, Value> =
                     alert.labels.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-                let item = json!({
+                let mut item = json!({
                     "id": id,
                     "seq": seq,
                     "time": time,
@@ -312,10 +316,17 @@ impl Writer {
                     "summary": alert.summary,
                     "labels": labels,
                 });
+                if let (Some(s), Value::Object(map)) = (&self.sealing, &mut item) {
+                    let user = r.event.get("user").and_then(Value::as_str);
+                    s.seal_members(map, |name| name == "summary" || name == "labels", user)?;
+                }
                 alerts.push((id, seq, to_json(&item)?));
             }
         }
-        let (bytes, leaf) = self.encoder.encode(seq, r)?;
+        let (bytes, leaf) = match &self.sealing {
+            Some(s) => self.encoder.encode_event(seq, r, &s.seal_event(&r.event)?)?,
+            None => self.encoder.encode_event(seq, r, &r.event)?,
+        };
         next.seq = seq;
         next.alert += alerts.len() as u64;
         local.alerts.append(&mut alerts);
@@ -427,15 +438,20 @@ impl Staged {
     }
 }
 
-fn quarantine_json(id: u64, q: &NewQuarantine) -> Result<Vec<u8>, StoreError> {
-    to_json(&json!({
+fn quarantine_json(id: u64, q: &NewQuarantine, sealing: Option<&Sealing>) -> Result<Vec<u8>, StoreError> {
+    let mut item = json!({
         "id": id,
         "received_at": q.received_at,
         "source": q.source,
         "policy": q.policy,
         "error": q.error,
         "event": q.event,
-    }))
+    });
+    if let (Some(s), Value::Object(map)) = (sealing, &mut item) {
+        let user = q.event.get("user").and_then(Value::as_str);
+        s.seal_members(map, |name| name == "event", user)?;
+    }
+    to_json(&item)
 }
 
 fn to_json(v: &Value) -> Result<Vec<u8>, StoreError> {

@@ -3,6 +3,7 @@
 mod append;
 mod bench;
 mod chain;
+mod encryption;
 mod failure;
 mod idempotency;
 mod lists;
@@ -27,6 +28,7 @@ pub(super) fn options(dir: &Path) -> StoreOptions {
         idempotency_window: Duration::from_secs(86_400),
         max_batch_events: 10_000,
         checkpoints: None,
+        encryption: None,
     }
 }
 

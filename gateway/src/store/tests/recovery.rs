@@ -27,7 +27,9 @@ async fn an_uncommitted_tail_is_removed_with_everything_derived_from_it() {
         let (bytes, _) = RecordEncoder::new(head).encode(3, &rec).expect("encode");
         trees.log.insert(u64_key(3), bytes).expect("log");
         let pos = Position { time_micros: rec.time_micros, seq: 3 };
-        for (index, key) in indexes::keys_at(indexes::prefixes(&rec.event).expect("keys"), pos) {
+        for (index, key) in
+            indexes::keys_at(indexes::prefixes(&rec.event, &indexes::PLAIN).expect("keys"), pos)
+        {
             trees.index(index).insert(key, &[] as &[u8]).expect("index");
         }
         let mut id = [0u8; 16];
