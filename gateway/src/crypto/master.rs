@@ -143,7 +143,7 @@ mod tests {
     fn bad_text_is_refused_without_echo() {
         let (long, bad_digit) = (format!("{HEX}00"), HEX.replace('0', "x"));
         for text in ["", "abc", &HEX[..62], long.as_str(), bad_digit.as_str()] {
-            let e = MasterKey::from_hex(text, "the test").err().expect("refused").to_string();
+            let e = MasterKey::from_hex(text, "the test").expect_err("refused").to_string();
             assert!(e.contains("the test") && e.contains("64 hex digits"), "{e}");
             assert!(text.len() < 8 || !e.contains(&text[..8]), "{e}");
         }
@@ -160,9 +160,9 @@ mod tests {
             assert_eq!(key.id(), MasterKey::from_hex(HEX, "x").expect("key").id());
             assert!(source.contains("master.key"));
             let missing = dir.path().join("nope.key");
-            let e = MasterKey::load(Some(&missing)).err().expect("missing").to_string();
+            let e = MasterKey::load(Some(&missing)).expect_err("missing").to_string();
             assert!(e.contains("nope.key"), "{e}");
-            let e = MasterKey::load(None).err().expect("none").to_string();
+            let e = MasterKey::load(None).expect_err("none").to_string();
             assert!(e.contains(MASTER_KEY_ENV) && e.contains("master_key_file"), "{e}");
         }
     }
