@@ -434,8 +434,11 @@ impl Config {
                 "expected a number between 1 and server.max_request_bytes",
             ));
         }
-        if self.server.max_depth == 0 || self.server.max_depth > 128 {
-            return Err(invalid("server.max_depth".into(), "expected a number between 1 and 128"));
+        if self.server.max_depth == 0 || self.server.max_depth > crate::event::PARSER_MAX_DEPTH {
+            return Err(invalid(
+                "server.max_depth".into(),
+                &format!("expected a number between 1 and {}", crate::event::PARSER_MAX_DEPTH),
+            ));
         }
         if self.storage.max_batch_events == 0 {
             return Err(invalid("storage.max_batch_events".into(), "expected a positive number"));

@@ -128,7 +128,8 @@ fn parse_json(
     let first = text.trim_start().as_bytes().first().copied();
     match first {
         Some(b'[') => {
-            let raws: Vec<&RawValue> = serde_json::from_str(text).map_err(event::json_error)?;
+            let raws: Vec<&RawValue> =
+                serde_json::from_str(text).map_err(|e| event::json_error(e, limits.max_depth))?;
             let parsed =
                 raws.into_iter().map(|raw| parse_one(raw.get().as_bytes(), limits, received, None)).collect();
             Ok((parsed, false))
