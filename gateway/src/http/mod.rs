@@ -63,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi::serve))
+        // For every route above (axum adds the `Allow` header).
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         // Bodies are read with our own limit so that an oversized one gets our JSON error.
         .layer(DefaultBodyLimit::disable())
@@ -72,6 +74,14 @@ pub fn router(state: AppState) -> Router {
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not answer {method} (the Allow header lists what it does)", uri.path()),
+    )
 }
 
 /// `GET /healthz`'s answer.
