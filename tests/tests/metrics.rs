@@ -169,9 +169,13 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     Ok(Sample { name: name.to_string(), labels, value })
 }
 
+/// A series' labels other than `le`.
+type SeriesKey = Vec<(String, String)>;
+
 fn check_histograms(families: &BTreeMap<String, String>, samples: &[Sample]) {
     for (family, _) in families.iter().filter(|(_, ty)| *ty == "histogram") {
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+        // Per series: (le, cumulative count) of each bucket.
+        let mut series: BTreeMap<SeriesKey, Vec<(f64, f64)>> = BTreeMap::new();
         for s in samples.iter().filter(|s| s.name == format!("{family}_bucket")) {
             let le = s.labels.get("le").unwrap_or_else(|| panic!("{s:?}: bucket without le"));
             let le = if le == "+Inf" { f64::INFINITY } else { le.parse().expect("le is a number") };
