@@ -111,6 +111,25 @@ impl Default for StorageConfig {
     }
 }
 
+/// A secret from the config (a signing key given inline or by env): `Debug` prints
+/// `[redacted]`, so a config dumped in a log line or an error never shows it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's text, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// `[checkpoints]`: signed checkpoints of the log (C2SP signed notes, Ed25519).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -128,7 +147,7 @@ pub struct CheckpointsConfig {
     pub key_file: Option<PathBuf>,
     /// The signing key itself (for `AUDITGATE_CHECKPOINTS__KEY`); wins over `key_file`.
     #[serde(skip_serializing)]
-    pub key: Option<String>,
+    pub key: Option<Secret>,
     /// The file every checkpoint is appended to; must be outside `data_dir`.
     /// Default: `<data_dir>.checkpoints` beside the data directory.
     pub file: Option<PathBuf>,
@@ -429,8 +448,11 @@ impl Config {
                 "expected a number between 1 and server.max_request_bytes",
             ));
         }
-        if self.server.max_depth == 0 || self.server.max_depth > 128 {
-            return Err(invalid("server.max_depth".into(), "expected a number between 1 and 128"));
+        if self.server.max_depth == 0 || self.server.max_depth > crate::event::PARSER_MAX_DEPTH {
+            return Err(invalid(
+                "server.max_depth".into(),
+                &format!("expected a number between 1 and {}", crate::event::PARSER_MAX_DEPTH),
+            ));
         }
         if self.storage.max_batch_events == 0 {
             return Err(invalid("storage.max_batch_events".into(), "expected a positive number"));
@@ -652,6 +674,17 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_inline_checkpoint_key_is_never_in_the_configs_debug_output() {
+        let secret = "PRIVATE+KEY+auditgate.local/audit-log+0123abcd+QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo";
+        let c: Config = serde_json::from_value(serde_json::json!({"checkpoints": {"key": secret}}))
+            .expect("a config with an inline key");
+        assert_eq!(c.checkpoints.key.as_ref().map(Secret::expose), Some(secret));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("QUJDREVG"), "the key leaked: {shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+
     use super::*;
 
     fn write(dir: &Path, text: &str) -> PathBuf {

@@ -88,17 +88,21 @@ pub fn parse_event(bytes: &[u8], limits: Limits, received: DateTime<Utc>) -> Res
     if bytes.len() > limits.max_event_bytes {
         return Err(EventError::TooLarge { size: bytes.len(), limit: limits.max_event_bytes });
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(json_error)?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| json_error(e, limits.max_depth))?;
     check_depth(&value, limits.max_depth)?;
     validate(value, received)
 }
 
-/// Maps a serde_json error to the API's wording; serde_json's own nesting limit (128)
-/// surfaces as `too_deep`.
-pub fn json_error(e: serde_json::Error) -> EventError {
+/// How deep serde_json parses: it refuses the 128th level of nesting, so `server.max_depth`
+/// can be at most this.
+pub const PARSER_MAX_DEPTH: usize = 127;
+
+/// Maps a serde_json error to the API's wording. serde_json's own nesting limit surfaces
+/// as `too_deep`: the event reached level `PARSER_MAX_DEPTH + 1`, beyond any `limit`.
+pub fn json_error(e: serde_json::Error, limit: usize) -> EventError {
     let text = e.to_string();
     if text.contains("recursion limit") {
-        EventError::TooDeep { depth: 128, limit: 128 }
+        EventError::TooDeep { depth: PARSER_MAX_DEPTH + 1, limit }
     } else {
         EventError::InvalidJson(format!("malformed JSON: {text}"))
     }
@@ -315,6 +319,35 @@ mod tests {
 
     fn check(v: Value) -> Result<ValidEvent, EventError> {
         validate(v, now())
+    }
+
+    /// An event whose `details` holds `levels` nested arrays: `levels + 1` deep in all.
+    fn nested(levels: usize) -> Vec<u8> {
+        let mut text = String::from(r#"{"action":"a.b","outcome":"success","details":{"x":"#);
+        text.push_str(&"[".repeat(levels.saturating_sub(2)));
+        text.push_str(&"]".repeat(levels.saturating_sub(2)));
+        text.push_str("}}");
+        text.into_bytes()
+    }
+
+    #[test]
+    fn the_deepest_allowed_limit_is_what_the_parser_reads_and_deeper_names_the_configured_limit() {
+        let deepest = Limits { max_event_bytes: 65536, max_depth: PARSER_MAX_DEPTH };
+        assert!(parse_event(&nested(PARSER_MAX_DEPTH), deepest, now()).is_ok());
+        assert_eq!(
+            parse_event(&nested(PARSER_MAX_DEPTH + 1), deepest, now()).err(),
+            Some(EventError::TooDeep { depth: PARSER_MAX_DEPTH + 1, limit: PARSER_MAX_DEPTH })
+        );
+        // Beyond what the parser reads, the message still names the configured limit.
+        assert_eq!(
+            parse_event(&nested(500), LIMITS, now()).err(),
+            Some(EventError::TooDeep { depth: PARSER_MAX_DEPTH + 1, limit: 32 })
+        );
+        // Within what the parser reads, the first level beyond the limit is named.
+        assert_eq!(
+            parse_event(&nested(40), LIMITS, now()).err(),
+            Some(EventError::TooDeep { depth: 33, limit: 32 })
+        );
     }
 
     #[test]

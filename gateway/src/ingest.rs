@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::engine::ChainOutcome;
 use crate::event::{self, EventError, Limits, ValidEvent};
+use crate::metrics::{IngestTally, NotStored};
 use crate::reload::ActiveEngine;
 use crate::store::{AppendOutcome, NewQuarantine, NewRecord, Pending, Store};
 
@@ -128,7 +129,8 @@ fn parse_json(
     let first = text.trim_start().as_bytes().first().copied();
     match first {
         Some(b'[') => {
-            let raws: Vec<&RawValue> = serde_json::from_str(text).map_err(event::json_error)?;
+            let raws: Vec<&RawValue> =
+                serde_json::from_str(text).map_err(|e| event::json_error(e, limits.max_depth))?;
             let parsed =
                 raws.into_iter().map(|raw| parse_one(raw.get().as_bytes(), limits, received, None)).collect();
             Ok((parsed, false))
@@ -176,6 +178,10 @@ fn parse_one(bytes: &[u8], limits: Limits, received: DateTime<Utc>, line: Option
 impl Ingestor {
     /// Ingests one request body from key `source`. `Ok` holds one result per event, in
     /// input order, and whether the body was a single object.
+    ///
+    /// Every event of the body is counted in `/metrics` once (stored, or why not); a body
+    /// that is unusable as a whole has no events and is counted by the HTTP metrics only.
+    /// A request failed by the store counts all its events `unavailable`.
     pub async fn ingest(
         &self,
         body: &[u8],
@@ -216,8 +222,14 @@ impl Ingestor {
             }
         }
         if single && let Some(Some(ItemResult::Invalid { error, .. })) = results.first() {
+            crate::metrics::global().ingested(&IngestTally::one(NotStored::Invalid, 1));
             return Err(IngestError::Event(error.clone()));
         }
+        let events = results.len() as u64;
+        let unavailable = move |e: String| {
+            crate::metrics::global().ingested(&IngestTally::one(NotStored::Unavailable, events));
+            IngestError::Store(e)
+        };
 
         // One snapshot of the policy set for the whole request: a reload meanwhile does not
         // change which set processes these events, nor the `policy_set` they record.
@@ -228,7 +240,7 @@ impl Ingestor {
         } else {
             tokio::task::spawn_blocking(move || engine.process(valid, received))
                 .await
-                .map_err(|e| IngestError::Store(format!("policy worker failed: {e}")))?
+                .map_err(|e| unavailable(format!("policy worker failed: {e}")))?
         };
 
         let received_at = event::format_time(received);
@@ -273,7 +285,7 @@ impl Ingestor {
                     Pending::Record(_) => None,
                 })
                 .collect();
-            let appended = self.store.append(pending).await.map_err(|e| IngestError::Store(e.to_string()))?;
+            let appended = self.store.append(pending).await.map_err(|e| unavailable(e.to_string()))?;
             for ((outcome, index), qerr) in appended.into_iter().zip(pending_index).zip(quarantine_errors) {
                 results[index] = Some(match outcome {
                     AppendOutcome::Stored { seq } => ItemResult::Stored(seq),
@@ -295,7 +307,23 @@ impl Ingestor {
                     error: "internal: no outcome".into(),
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        crate::metrics::global().ingested(&tally(&results));
         Ok((results, single))
     }
+}
+
+/// The outcomes of one request for `/metrics`.
+fn tally(results: &[ItemResult]) -> IngestTally {
+    let mut t = IngestTally::default();
+    for r in results {
+        match r {
+            ItemResult::Stored(_) => t.stored += 1,
+            ItemResult::Duplicate(_) => t.add(NotStored::Duplicate, 1),
+            ItemResult::Quarantined { .. } => t.add(NotStored::Quarantined, 1),
+            ItemResult::Invalid { .. } => t.add(NotStored::Invalid, 1),
+            ItemResult::Rejected { .. } => t.add(NotStored::PolicyRejected, 1),
+        }
+    }
+    t
 }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod ingest;
 pub mod ledger;
 pub mod loadgen;
+pub mod metrics;
 pub mod reload;
 pub mod server;
 pub mod store;

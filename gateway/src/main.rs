@@ -243,14 +243,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig { config } => {
             let path = config;
             let config = Config::load(&path)?;
+            // The TLS files are read and matched as `serve` would (nothing is kept).
+            let tls = auditgate::tls::server_config(&config.server)?;
             let key = auditgate::engine::pseudonym::Pseudonymizer::new([0; 32]);
             let engine = auditgate::engine::PolicyEngine::load(&config, key)?;
             println!(
-                "{}: ok ({} keys, {} policies, policy_set {})",
+                "{}: ok ({} keys, {} policies, policy_set {}, {})",
                 path.display(),
                 config.keys.len(),
                 config.policy.len(),
-                engine.policy_set()
+                engine.policy_set(),
+                if tls.is_some() { "HTTPS" } else { "plain HTTP" }
             );
             Ok(ExitCode::SUCCESS)
         }

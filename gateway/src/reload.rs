@@ -255,6 +255,7 @@ impl Reloader {
     fn record(&self, trigger: Trigger, result: Result<(), String>, duration_ms: f64) {
         let mut s = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Utc::now();
+        crate::metrics::global().reloaded(result.is_ok());
         let (result, error) = match result {
             Ok(()) => {
                 s.ok += 1;

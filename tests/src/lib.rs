@@ -710,6 +710,14 @@ impl Gateway {
         )
     }
 
+    /// The stored record `seq`, read with the auditor key; panics unless the answer is 200.
+    #[track_caller]
+    pub fn record(&self, seq: u64) -> Value {
+        let (status, rec) = self.get(AUDITOR_KEY, &format!("/v1/events/{seq}"));
+        assert_eq!(status, 200, "GET /v1/events/{seq}: {rec}");
+        rec
+    }
+
     /// `GET path_and_query` with `key`.
     pub fn get(&self, key: &str, path_and_query: &str) -> (u16, Value) {
         self.request(reqwest::Method::GET, path_and_query, Auth::Bearer(key), None)
@@ -1001,4 +1009,9 @@ pub fn ndjson(events: &[Value]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// The `tags` of a stored record (empty when it has none).
+pub fn tags(record: &Value) -> Vec<&str> {
+    record["tags"].as_array().map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
 }

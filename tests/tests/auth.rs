@@ -54,7 +54,7 @@ fn endpoints() -> Vec<Endpoint> {
 }
 
 /// Endpoints that need no key.
-const OPEN: [&str; 3] = ["/healthz", "/readyz", "/openapi.json"];
+const OPEN: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
 
 /// The paths the router declares (`.route("PATH", …)` in `gateway/src/http/mod.rs`).
 fn routed_paths() -> Vec<String> {

@@ -393,3 +393,15 @@ fn a_path_seq_that_is_not_utf8_gets_the_json_error_body() {
         assert_error(status, &answer, 400, "invalid_query", &["`seq` must be a positive integer"]);
     }
 }
+
+#[test]
+fn a_method_a_route_does_not_answer_gets_405_with_the_json_error_and_allow() {
+    let gw = Gateway::start_default();
+    let (status, answer) = gw.request(reqwest::Method::DELETE, "/v1/events", Auth::Bearer(AUDITOR_KEY), None);
+    assert_error(status, &answer, 405, "method_not_allowed", &["/v1/events", "DELETE"]);
+    let resp =
+        gw.client().put(format!("{}/v1/checkpoint", gw.base_url())).send().expect("PUT /v1/checkpoint");
+    assert_eq!(resp.status().as_u16(), 405);
+    let allow = resp.headers().get("allow").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(allow.contains("GET"), "Allow: {allow}");
+}

@@ -41,16 +41,6 @@ fn alerts(gw: &Gateway, query: &str) -> Vec<Value> {
     body["alerts"].as_array().cloned().unwrap_or_else(|| panic!("no alerts array: {body}"))
 }
 
-fn record(gw: &Gateway, seq: u64) -> Value {
-    let (status, rec) = gw.get(AUDITOR_KEY, &format!("/v1/events/{seq}"));
-    assert_eq!(status, 200, "GET /v1/events/{seq}: {rec}");
-    rec
-}
-
-fn tags(record: &Value) -> Vec<&str> {
-    record["tags"].as_array().map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
-}
-
 fn failed_login(user: &str, ip: &str) -> Value {
     json!({"action": "user.login", "outcome": "failure", "user": user, "ip": ip, "reason": "wrong_password"})
 }
@@ -77,12 +67,12 @@ fn bruteforce_five_failed_logins_raise_exactly_one_alert() {
     assert_eq!(alert["labels"]["count"], "5", "{alert}");
     assert!(alerts(&gw, "rule=bruteforce.ip").is_empty());
     for (i, seq) in seqs.iter().enumerate() {
-        let tagged = tags(&record(&gw, *seq)).contains(&"bruteforce");
-        assert_eq!(tagged, i >= 4, "failure {}: tags {:?}", i + 1, tags(&record(&gw, *seq)));
+        let tagged = tags(&gw.record(*seq)).contains(&"bruteforce");
+        assert_eq!(tagged, i >= 4, "failure {}: tags {:?}", i + 1, tags(&gw.record(*seq)));
     }
     // A successful login of another user is untouched.
     let ok = gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "someone"}));
-    assert!(tags(&record(&gw, ok)).is_empty());
+    assert!(tags(&gw.record(ok)).is_empty());
 }
 
 #[test]
@@ -98,7 +88,7 @@ fn bruteforce_per_ip_and_lockouts() {
 
     let seq =
         gw.ingest_one(&json!({"action": "account.lockout", "outcome": "success", "user": "locked-lou"}));
-    assert!(tags(&record(&gw, seq)).contains(&"account-lockout"));
+    assert!(tags(&gw.record(seq)).contains(&"account-lockout"));
     let lockouts = alerts(&gw, &format!("seq={seq}"));
     assert_eq!(lockouts.len(), 1, "{lockouts:?}");
     assert_eq!(lockouts[0]["rule"], "bruteforce.lockout");
@@ -126,8 +116,8 @@ fn password_spray_one_ip_against_many_users() {
     assert_eq!(found[0]["labels"]["users"], "6");
     // same-user counts once: the sixth distinct user is sprayed4.
     assert_eq!(found[0]["seq"], seqs[4], "{found:?}");
-    assert!(tags(&record(&gw, seqs[7])).contains(&"password-spray"));
-    assert!(!tags(&record(&gw, seqs[3])).contains(&"password-spray"));
+    assert!(tags(&gw.record(seqs[7])).contains(&"password-spray"));
+    assert!(!tags(&gw.record(seqs[3])).contains(&"password-spray"));
 }
 
 #[test]
@@ -139,9 +129,9 @@ fn off_hours_tag_follows_the_event_time_in_the_zone() {
     };
     // Tuesday 2024-05-07 14:00 UTC = 10:00 EDT; 02:00 UTC = Monday 22:00 EDT;
     // Saturday 2024-05-11 15:00 UTC = 11:00 EDT.
-    let day = record(&gw, at("2024-05-07T14:00:00Z"));
-    let night = record(&gw, at("2024-05-07T02:00:00Z"));
-    let weekend = record(&gw, at("2024-05-11T15:00:00Z"));
+    let day = gw.record(at("2024-05-07T14:00:00Z"));
+    let night = gw.record(at("2024-05-07T02:00:00Z"));
+    let weekend = gw.record(at("2024-05-11T15:00:00Z"));
     assert!(!tags(&day).contains(&"off-hours"), "{day}");
     assert_eq!(
         day["details"]["local_time"],
@@ -162,7 +152,7 @@ fn user_agent_classes_are_stored_with_the_event() {
         &json!({"action": "user.login", "outcome": "success", "user": "uma", "user_agent": chrome,
                                      "details": {"mfa": true}}),
     );
-    let rec = record(&gw, seq);
+    let rec = gw.record(seq);
     assert_eq!(rec["user_agent"], chrome, "the header itself is kept: {rec}");
     assert_eq!(
         rec["details"],
@@ -171,7 +161,7 @@ fn user_agent_classes_are_stored_with_the_event() {
     );
     assert!(tags(&rec).is_empty(), "{rec}");
     let seq = gw.ingest_one(&json!({"action": "api.call", "outcome": "failure", "user_agent": "sqlmap/1.8#stable (https://sqlmap.org)"}));
-    let rec = record(&gw, seq);
+    let rec = gw.record(seq);
     assert_eq!(
         rec["details"]["ua"],
         json!({"device": "bot", "bot": true, "bot_name": "sqlmap", "scanner": true})
@@ -179,7 +169,7 @@ fn user_agent_classes_are_stored_with_the_event() {
     assert_eq!(tags(&rec), ["scanner"]);
     // No user agent, no ip (so no geo), no time zone: the event is stored as sent.
     let seq = gw.ingest_one(&json!({"action": "api.call", "outcome": "success", "details": {"k": 1}}));
-    assert_eq!(record(&gw, seq)["details"], json!({"k": 1}));
+    assert_eq!(gw.record(seq)["details"], json!({"k": 1}));
 }
 
 #[test]
@@ -207,7 +197,7 @@ fn anomaly_privilege_change_off_hours_and_scanner_alerts() {
         (&found[0]["labels"]["before"], &found[0]["labels"]["after"]),
         (&json!("viewer"), &json!("admin"))
     );
-    assert!(tags(&record(&gw, change)).contains(&"privilege-change"));
+    assert!(tags(&gw.record(change)).contains(&"privilege-change"));
 
     // 23:30 CEST: credential access off hours (and a privilege change, off hours too).
     let night = gw.ingest_one(&json!({"action": "credential.decrypt", "outcome": "success", "user": "root",
@@ -218,7 +208,7 @@ fn anomaly_privilege_change_off_hours_and_scanner_alerts() {
         ["anomaly.off_hours"]
     );
     assert_eq!(found[0]["labels"]["local_time"], "2024-05-08T23:30:00+02:00");
-    assert!(tags(&record(&gw, night)).contains(&"off-hours"));
+    assert!(tags(&gw.record(night)).contains(&"off-hours"));
 
     // Two requests from one scanner: both tagged, one alert.
     let nikto = "Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000001)";
@@ -230,7 +220,7 @@ fn anomaly_privilege_change_off_hours_and_scanner_alerts() {
     assert_eq!(found[0]["labels"]["scanner"], "Nikto");
     assert_eq!(found[0]["seq"], scans[0]);
     for seq in scans {
-        assert!(tags(&record(&gw, seq)).contains(&"scanner"));
+        assert!(tags(&gw.record(seq)).contains(&"scanner"));
     }
 }
 
@@ -242,8 +232,7 @@ fn anomaly_privilege_change_off_hours_and_scanner_alerts() {
 fn geo_enrichment_from_the_cidr_table() {
     let gw = Gateway::start(&default_config());
     let at = |ip: &str| {
-        record(
-            &gw,
+        gw.record(
             gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "gia", "ip": ip})),
         )
     };
@@ -279,7 +268,7 @@ fn new_country_and_impossible_travel_from_enriched_logins() {
         .collect();
     rules.sort();
     assert_eq!(rules, ["anomaly.impossible_travel", "anomaly.new_country"]);
-    let rec = record(&gw, new_york);
+    let rec = gw.record(new_york);
     assert_eq!(rec["details"]["geo"]["country"], "US");
     assert!(tags(&rec).contains(&"impossible-travel") && tags(&rec).contains(&"new-country"), "{rec}");
 }

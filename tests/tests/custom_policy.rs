@@ -22,12 +22,6 @@ fn purchase(user: &str, amount: Value, customer: &str) -> Value {
            "details": {"amount": amount, "currency": "EUR", "customer_id": customer}})
 }
 
-fn record(gw: &Gateway, seq: u64) -> Value {
-    let (status, rec) = gw.get(AUDITOR_KEY, &format!("/v1/events/{seq}"));
-    assert_eq!(status, 200, "GET /v1/events/{seq}: {rec}");
-    rec
-}
-
 fn has_tag(record: &Value, tag: &str) -> bool {
     record["tags"].as_array().is_some_and(|t| t.iter().any(|x| x == tag))
 }
@@ -41,18 +35,18 @@ fn a_large_purchase_is_tagged_alerted_and_the_customer_pseudonymized() {
     let login = gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "carol",
                                       "details": {"amount": 1_000_000, "customer_id": customer}}));
 
-    let big_rec = record(&gw, big);
+    let big_rec = gw.record(big);
     assert!(has_tag(&big_rec, "large-purchase"), "{big_rec}");
     let pseudonym = big_rec["details"]["customer_id"].as_str().unwrap_or_default().to_string();
     assert!(pseudonym.starts_with("hmac-sha256:"), "{big_rec}");
     assert!(big_rec["redacted"].as_array().is_some_and(|r| r.contains(&json!("/details/customer_id"))));
 
-    let small_rec = record(&gw, small);
+    let small_rec = gw.record(small);
     assert!(!has_tag(&small_rec, "large-purchase"), "{small_rec}");
     assert_eq!(small_rec["details"]["customer_id"], pseudonym.as_str(), "same customer, same pseudonym");
 
     // Not a purchase: the policy's actions filter keeps it away; stored as sent.
-    let login_rec = record(&gw, login);
+    let login_rec = gw.record(login);
     assert_eq!(login_rec["details"]["customer_id"], customer.as_str(), "{login_rec}");
     assert!(!has_tag(&login_rec, "large-purchase"), "{login_rec}");
 

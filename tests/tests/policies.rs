@@ -37,17 +37,11 @@ fn tags(record: &Value) -> Vec<String> {
         .collect()
 }
 
-fn record(gw: &Gateway, seq: u64) -> Value {
-    let (status, rec) = gw.get(AUDITOR_KEY, &format!("/v1/events/{seq}"));
-    assert_eq!(status, 200, "GET /v1/events/{seq}: {rec}");
-    rec
-}
-
 /// A normal event goes through, and the trap policy ran on it.
 #[track_caller]
 fn normal_event_still_passes(gw: &Gateway, n: usize, expect_tag: bool) {
     let seq = gw.ingest_one(&normal(n));
-    let rec = record(gw, seq);
+    let rec = gw.record(seq);
     assert_eq!(rec["details"]["n"], n, "{rec}");
     if expect_tag {
         assert!(tags(&rec).contains(&SAW.to_string()), "the trap policy should have tagged it: {rec}");
@@ -93,7 +87,7 @@ fn trap_under_reject_in_a_batch_fails_alone() {
     assert!(results[1]["error"]["message"].as_str().unwrap_or("").contains(TRAP_NAME), "{body}");
     for (i, n) in [(0, 1), (2, 3)] {
         let seq = results[i]["seq"].as_u64().unwrap_or_else(|| panic!("result {i}: {body}"));
-        let rec = record(&gw, seq);
+        let rec = gw.record(seq);
         assert_eq!(rec["details"]["n"], n, "{rec}");
         assert!(tags(&rec).contains(&SAW.to_string()), "{rec}");
     }
@@ -168,7 +162,7 @@ fn trap_under_skip_stores_without_the_policys_changes() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 1, "{body}");
     let seq = body["results"][0]["seq"].as_u64().unwrap_or_else(|| panic!("{body}"));
-    let rec = record(&gw, seq);
+    let rec = gw.record(seq);
     assert_eq!(rec["details"]["n"], 1, "{rec}");
     assert!(!tags(&rec).contains(&SAW.to_string()), "skip drops the failed policy's decision: {rec}");
     assert!(quarantine_items(&gw).is_empty());
@@ -180,7 +174,7 @@ fn trap_under_skip_stores_without_the_policys_changes() {
     let tagged: Vec<bool> = (0..3)
         .map(|i| {
             let seq = body["results"][i]["seq"].as_u64().unwrap_or_else(|| panic!("{body}"));
-            tags(&record(&gw, seq)).contains(&SAW.to_string())
+            tags(&gw.record(seq)).contains(&SAW.to_string())
         })
         .collect();
     assert_eq!(tagged, [true, false, true], "{body}");
@@ -194,7 +188,7 @@ fn the_actions_filter_selects_what_a_policy_sees() {
     let mut ev = trapping(1);
     ev["action"] = json!("api.call");
     let seq = gw.ingest_one(&ev);
-    assert!(!tags(&record(&gw, seq)).contains(&SAW.to_string()));
+    assert!(!tags(&gw.record(seq)).contains(&SAW.to_string()));
     // Selected.
     let (status, body) = gw.post_events(INGEST_KEY, &trapping(2));
     assert_error(status, &body, 422, "policy_rejected", &[TRAP_NAME]);
@@ -216,13 +210,13 @@ fn an_endless_loop_under_skip_is_cut_by_the_timeout() {
     assert_eq!(body["accepted"], 1, "{body}");
     assert!(took < Duration::from_secs(5), "a 100 ms timeout took {took:?}");
     let seq = body["results"][0]["seq"].as_u64().unwrap_or_else(|| panic!("{body}"));
-    assert_eq!(record(&gw, seq)["details"]["n"], 1);
+    assert_eq!(gw.record(seq)["details"]["n"], 1);
     // And the gateway keeps working, spinning events included.
     for n in 2..5 {
         let seq = gw.ingest_one(
             &json!({"action": "user.login", "outcome": "success", "details": {"spin": false, "n": n}}),
         );
-        assert_eq!(record(&gw, seq)["details"]["n"], n);
+        assert_eq!(gw.record(seq)["details"]["n"], n);
     }
     let started = Instant::now();
     let (status, body) = gw.post_events(

@@ -100,6 +100,11 @@ fn a_full_disk_refuses_ingest_keeps_queries_and_loses_nothing() {
     // Full: single events are refused too, reads keep working.
     let (status, answer) = gw.post_events(INGEST_KEY, &json!({"action": "user.login", "outcome": "success"}));
     assert_eq!(status, 503, "{answer}");
+    // Not ready while the writer cannot write; still alive.
+    let (status, answer) = gw.request(reqwest::Method::GET, "/readyz", Auth::None, None);
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "store_write_failing", "{answer}");
+    assert_eq!(gw.request(reqwest::Method::GET, "/healthz", Auth::None, None).0, 200);
     let (last_id, last_seq) = acked.last().cloned().expect("acked");
     let (status, rec) = gw.get(AUDITOR_KEY, &format!("/v1/events/{last_seq}"));
     assert_eq!(status, 200, "{rec}");
@@ -112,6 +117,8 @@ fn a_full_disk_refuses_ingest_keeps_queries_and_loses_nothing() {
     mount.resize(256);
     gw.restart();
     let next = gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "after"}));
+    let (status, answer) = gw.request(reqwest::Method::GET, "/readyz", Auth::None, None);
+    assert_eq!(status, 200, "ready again after the restart: {answer}");
     assert_eq!(next, last_seq + 1, "seq goes on without a gap");
     let stored = gw.query_all("order=asc", 1000);
     assert_eq!(stored.len() as u64, next, "exactly the acknowledged events and the new one");

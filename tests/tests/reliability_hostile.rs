@@ -43,10 +43,6 @@ fn normal(marker: usize) -> Value {
            "details": {"marker": marker}})
 }
 
-fn tags(record: &Value) -> Vec<&str> {
-    record["tags"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
-}
-
 /// Every (seq → marker) acknowledged so far is stored with its marker.
 fn assert_all_stored(gw: &Gateway, acked: &[(u64, usize)]) {
     let stored = gw.query_all("", 1000);

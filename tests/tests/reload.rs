@@ -56,16 +56,6 @@ fn chain(answer: &Value) -> Vec<String> {
         .collect()
 }
 
-fn record(gw: &Gateway, seq: u64) -> Value {
-    let (status, rec) = gw.get(AUDITOR_KEY, &format!("/v1/events/{seq}"));
-    assert_eq!(status, 200, "GET /v1/events/{seq}: {rec}");
-    rec
-}
-
-fn tags(record: &Value) -> Vec<&str> {
-    record["tags"].as_array().map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
-}
-
 fn browser_login(user: &str) -> Value {
     json!({"action": "user.login", "outcome": "success", "user": user, "ip": "192.0.2.10",
            "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"})
@@ -124,7 +114,7 @@ fn a_reload_swaps_the_chain_and_events_name_the_set_that_processed_them() {
     assert_eq!(answer["needs_restart"], json!([]), "{answer}");
 
     let new_seq = gw.ingest_one(&browser_login("after-reload"));
-    let (old, new) = (record(&gw, old_seq), record(&gw, new_seq));
+    let (old, new) = (gw.record(old_seq), gw.record(new_seq));
     assert_eq!(old["policy_set"], set_a.as_str(), "{old}");
     assert!(old["details"]["ua"].is_object(), "enrich-context ran before the reload: {old}");
     assert!(!tags(&old).contains(&"trap-policy-saw"), "{old}");
@@ -147,7 +137,7 @@ fn a_reload_swaps_the_chain_and_events_name_the_set_that_processed_them() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["new_policy_set"], set_a.as_str(), "{answer}");
     assert!(answer["policies"].as_array().expect("policies").iter().all(|p| p["from_cache"] == true));
-    assert_eq!(record(&gw, gw.ingest_one(&browser_login("back")))["policy_set"], set_a.as_str());
+    assert_eq!(gw.record(gw.ingest_one(&browser_login("back")))["policy_set"], set_a.as_str());
 
     // Keys a reload does not apply are named, not applied.
     gw.rewrite_config(&set_value(&config_a, "max_depth", "31"));
@@ -228,7 +218,7 @@ fn a_bad_config_is_refused_by_name_and_the_old_set_keeps_serving() {
         assert!(status["reloads"]["last"]["error"].as_str().is_some_and(|e| e.contains(needle)), "{status}");
         // Ingest goes on with the old set.
         let seq = gw.ingest_one(&browser_login(&format!("still-served-{n}")));
-        let rec = record(&gw, seq);
+        let rec = gw.record(seq);
         assert_eq!(rec["policy_set"], set.as_str(), "{what}: {rec}");
         assert!(rec["details"]["ua"].is_object(), "{what}: the old chain ran: {rec}");
     }
@@ -247,7 +237,7 @@ fn sighup_reloads_the_config_file() {
     assert_eq!(chain(&after), ["redact-secrets", "alert-bruteforce"]);
     assert_eq!(after["reloads"]["last"]["trigger"], "sighup", "{after}");
     assert!(gw.is_running(), "SIGHUP must not end the gateway");
-    let rec = record(&gw, gw.ingest_one(&browser_login("after-hup")));
+    let rec = gw.record(gw.ingest_one(&browser_login("after-hup")));
     assert_eq!(rec["policy_set"], after["policy_set"], "{rec}");
 }
 
@@ -270,7 +260,7 @@ fn editing_the_config_file_reloads_it() {
     let failed = wait_for(&gw, "a failed reload after a broken save", |a| a["reloads"]["failed"] != 0);
     assert_eq!(failed["policy_set"], new_set, "{failed}");
     assert_eq!(failed["reloads"]["last"]["trigger"], "file", "{failed}");
-    assert_eq!(record(&gw, gw.ingest_one(&browser_login("after-broken-save")))["policy_set"], new_set);
+    assert_eq!(gw.record(gw.ingest_one(&browser_login("after-broken-save")))["policy_set"], new_set);
 }
 
 fn alerts(gw: &Gateway, query: &str) -> Vec<Value> {

@@ -197,6 +197,18 @@ fn bad_tls_files_stop_start_up_naming_key_and_file() {
     let line =
         start_up_error(&with_server_lines(&base, &[("tls_cert", &missing), ("tls_key", &pki.server_key)]));
     assert!(line.contains("server.tls_cert") && line.contains("no-such-cert.pem"), "{line}");
+    // `check-config` reads the same files and fails the same way.
+    let checked = pki.path("check.toml");
+    let config = with_server_lines(&base, &[("tls_cert", &missing), ("tls_key", &pki.server_key)])
+        .replace(DATA_DIR_PLACEHOLDER, &toml_str(&pki.path("data").to_string_lossy()));
+    std::fs::write(&checked, config).expect("write the config");
+    let run = run_cli(["check-config", "--config", &checked.to_string_lossy()]);
+    assert_ne!(run.code, Some(0), "check-config must fail: {}", run.stderr);
+    assert!(
+        run.stderr.contains("server.tls_cert") && run.stderr.contains("no-such-cert.pem"),
+        "{}",
+        run.stderr
+    );
 
     // The certificate file given as the key: no private key in it.
     let line = start_up_error(&with_server_lines(

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -63,16 +64,40 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/erase", post(admin::erase))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::serve))
+        // For every route above (axum adds the `Allow` header).
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         // Bodies are read with our own limit so that an oversized one gets our JSON error.
         .layer(DefaultBodyLimit::disable())
+        // Runs after routing (each route and the fallback get it), so the matched pattern is known.
+        .layer(middleware::from_fn(count_request))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not answer {method} (the Allow header lists what it does)", uri.path()),
+    )
+}
+
+/// Counts each answered request in `/metrics` by method, route pattern (`unmatched` for
+/// the fallback) and status class.
+async fn count_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    crate::metrics::global().request(method.as_str(), route, response.status().as_u16());
+    response
 }
 
 /// `GET /healthz`'s answer.
@@ -118,21 +143,83 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(Health { status: "ok" })
 }
 
-/// Readiness: the store can be read.
+/// Readiness: the store can be read and written, and no `reject` policy keeps failing.
+///
+/// 503 while (checked in this order) the store cannot be read (`store_unreadable`), the
+/// writer's last group commit failed and no later one succeeded (`store_write_failing`),
+/// or a policy with `on_error = "reject"` failed on its last
+/// [`READINESS_FAILURE_STREAK`](crate::engine::READINESS_FAILURE_STREAK) events in a row
+/// (`policy_failing`, naming the policies). Each ends by itself: a later successful commit,
+/// an event the policy succeeds on, or a reload replacing the set.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     responses(
         (status = 200, description = "Ready to take and serve events", body = Ready),
-        (status = 503, description = "The store cannot be read", body = ErrorBody),
+        (status = 503, description = "Not ready; the code names why: `store_unreadable`, \
+            `store_write_failing` (the last group commit failed), `policy_failing` (a `reject` \
+            policy failed on its last 20 events)", body = ErrorBody),
     )
 )]
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.lookup_client_id("") {
-        Ok(_) => axum::Json(Ready { status: "ready", events: state.store.count() }).into_response(),
-        Err(e) => ApiError::unavailable(format!("store not readable: {e}")).into_response(),
+    let unready = |code: &'static str, message: String| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message).into_response()
+    };
+    if let Err(e) = state.store.lookup_client_id("") {
+        return unready("store_unreadable", format!("the store cannot be read: {e}"));
     }
+    if let Some(e) = state.store.write_failure() {
+        return unready(
+            "store_write_failing",
+            format!("the store cannot write: the last group commit failed: {e}"),
+        );
+    }
+    let engine = state.reloader.active().load();
+    let failing = engine.failing_reject_policies();
+    if !failing.is_empty() {
+        let names: Vec<String> =
+            failing.iter().map(|(name, n)| format!("`{name}` (failed on its last {n} events)")).collect();
+        return unready(
+            "policy_failing",
+            format!(
+                "policies with on_error = \"reject\" keep failing: {}; their events are refused",
+                names.join(", ")
+            ),
+        );
+    }
+    axum::Json(Ready { status: "ready", events: state.store.count() }).into_response()
+}
+
+/// Prometheus metrics (OpenMetrics text): ingest outcomes, HTTP requests, policy latency
+/// and errors, the writer's queue and group commits, store size, checkpoints, reloads.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses((
+        status = 200,
+        description = "The gateway's metrics (no key needed)",
+        content_type = "application/openmetrics-text",
+        body = String
+    ))
+)]
+async fn metrics(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    // sled reads and a walk of its files: off the async workers.
+    let scrape = tokio::task::spawn_blocking(move || crate::metrics::Scrape {
+        records: store.count(),
+        disk_bytes: store.size_on_disk().ok(),
+        checkpoint: store.latest_checkpoint().ok().flatten().and_then(|note| {
+            crate::ledger::checkpoint::Checkpoint::parse_note_unverified(&note)
+                .ok()
+                .map(|c| (c.size, c.number))
+        }),
+    })
+    .await
+    .unwrap_or_default();
+    let text = crate::metrics::global().render(&scrape);
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
 /// One event (answered 400/413/422 when it fails) or an array of events (answered 200

@@ -26,8 +26,8 @@ use super::error::{ErrorBody, ErrorDetail};
         description = "Audit gateway: ingest audit events, query them, prove they were not changed.\n\n\
             Every `/v1` endpoint needs `Authorization: Bearer <key>`; each key has one role \
             (`ingest`, `auditor` or `admin`) and an endpoint accepts exactly one role: a missing or \
-            unknown key is 401, a key of another role 403. `/healthz`, `/readyz` and this document \
-            (`/openapi.json`) are served without a key.\n\n\
+            unknown key is 401, a key of another role 403. `/healthz`, `/readyz`, `/metrics` and this \
+            document (`/openapi.json`) are served without a key.\n\n\
             Every error answer is `{\"error\": {\"code\", \"message\"}}` (`ErrorBody`).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
@@ -47,6 +47,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::admin::erase,
         super::healthz,
         super::readyz,
+        super::metrics,
         serve,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
@@ -56,7 +57,7 @@ use super::error::{ErrorBody, ErrorDetail};
         (name = "ledger", description = "Tamper evidence: checkpoints, inclusion and consistency proofs, verification"),
         (name = "alerts", description = "What policies raised or quarantined"),
         (name = "admin", description = "The policy set: hot reload, what is loaded; erasure of a subject"),
-        (name = "health", description = "Liveness, readiness, this document (no key)"),
+        (name = "health", description = "Liveness, readiness, metrics, this document (no key)"),
     )
 )]
 pub struct ApiDoc;

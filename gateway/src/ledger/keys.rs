@@ -49,7 +49,7 @@ pub fn checkpoint_options(config: &Config) -> Result<Option<CheckpointOptions>, 
         return Ok(None);
     }
     let signer = match &c.key {
-        Some(text) => NoteSigner::parse(text)
+        Some(secret) => NoteSigner::parse(secret.expose())
             .map_err(|source| KeyError::Key { origin: "checkpoints.key".into(), source })?,
         None => load_or_create(&config.checkpoint_key_path(), &c.origin)?,
     };

@@ -56,7 +56,7 @@ use keys::u64_key;
 use record::RecordEncoder;
 use trees::{Counters, Trees};
 use visible::Visible;
-use writer::{Batching, Request, Writer};
+use writer::{Batching, Request, Writer, WriterHealth};
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -94,6 +94,8 @@ struct Inner {
     sealing: Option<Arc<Sealing>>,
     sender: Mutex<Option<Sender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Whether the writer's last group commit failed.
+    health: Arc<WriterHealth>,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,6 +126,7 @@ impl Store {
         let visible = Arc::new(Visible::new(committed));
         let window = Window::new(opts.idempotency_window);
         let (tx, rx) = mpsc::channel();
+        let health = Arc::new(WriterHealth::default());
         let writer = Writer {
             db: db.clone(),
             trees: trees.clone(),
@@ -139,6 +142,7 @@ impl Store {
             window,
             batching: Batching { max_events: opts.max_batch_events, linger: opts.flush_linger },
             sealing: sealing.clone(),
+            health: health.clone(),
         };
         let handle = writer.spawn(rx)?;
         Ok(Store {
@@ -150,6 +154,7 @@ impl Store {
                 sealing,
                 sender: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
+                health,
             }),
         })
     }
@@ -169,7 +174,13 @@ impl Store {
         {
             let sender = self.inner.sender.lock().unwrap_or_else(PoisonError::into_inner);
             let sender = sender.as_ref().ok_or(StoreError::Closed)?;
-            sender.send(Request { items, reply }).map_err(|_| StoreError::Closed)?;
+            let n = items.len();
+            // Counted before the send: the writer's decrement never comes first.
+            crate::metrics::global().queued(n);
+            if sender.send(Request { items, reply }).is_err() {
+                crate::metrics::global().dequeued(n);
+                return Err(StoreError::Closed);
+            }
         }
         answer.await.map_err(|_| StoreError::Closed)?
     }
@@ -222,6 +233,17 @@ impl Store {
     /// kept beside the store's; they must never touch the store's trees.
     pub fn sled_db(&self) -> &sled::Db {
         &self.inner.db
+    }
+
+    /// The error of the writer's last group commit, while no later one succeeded: the store
+    /// cannot write (`/readyz`).
+    pub fn write_failure(&self) -> Option<String> {
+        self.inner.health.failure()
+    }
+
+    /// sled's bytes on disk (walks sled's files: for scrapes, not the hot path).
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.db.size_on_disk()?)
     }
 
     /// Number of durable records in the log (`seq`s are consecutive from 1).

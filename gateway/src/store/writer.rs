@@ -8,8 +8,9 @@
 //! writer carries on with the next batch.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -75,6 +76,41 @@ pub(crate) struct Writer {
     pub batching: Batching,
     /// Seals personal fields (an encrypted store).
     pub sealing: Option<Arc<Sealing>>,
+    /// Whether the last group commit failed (readiness).
+    pub health: Arc<WriterHealth>,
+}
+
+/// Whether the writer can write: the last group commit that wrote anything failed, and no
+/// later one succeeded. Read by `/readyz`; set by the writer only.
+#[derive(Debug, Default)]
+pub(crate) struct WriterHealth {
+    failing: AtomicBool,
+    /// The failed commit's error, for the readiness answer.
+    error: Mutex<Option<String>>,
+}
+
+impl WriterHealth {
+    /// A group commit became durable: one relaxed load unless the writer was failing.
+    fn succeeded(&self) {
+        if self.failing.load(Ordering::Relaxed) {
+            *self.error.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            self.failing.store(false, Ordering::Release);
+        }
+    }
+
+    fn failed(&self, e: &StoreError) {
+        *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+        self.failing.store(true, Ordering::Release);
+    }
+
+    /// The last group commit's error, while no later one succeeded.
+    pub(crate) fn failure(&self) -> Option<String> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
+        let error = self.error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        Some(error.unwrap_or_else(|| "unknown error".into()))
+    }
 }
 
 impl Writer {
@@ -165,6 +201,8 @@ impl Writer {
 
     /// Stages, writes and makes durable one batch, then answers its requests.
     fn commit(&mut self, batch: Vec<Request>) {
+        let metrics = crate::metrics::global();
+        metrics.dequeued(batch.iter().map(|r| r.items.len()).sum());
         let mut staged = Staged::default();
         let mut next = self.committed;
         let mut answers: Vec<(oneshot::Sender<Reply>, Vec<AppendOutcome>)> = Vec::with_capacity(batch.len());
@@ -190,8 +228,13 @@ impl Writer {
             }
             return;
         }
-        match self.write(staged, next) {
+        // Metrics: two clock reads and two histogram observations per group commit.
+        let started = Instant::now();
+        let result = self.write(staged, next);
+        metrics.committed(next.seq - self.committed.seq, started.elapsed().as_secs_f64(), result.is_ok());
+        match result {
             Ok(()) => {
+                self.health.succeeded();
                 self.committed = next;
                 self.visible.publish(next);
                 for (reply, outcomes) in answers {
@@ -200,6 +243,7 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed; failing its {} request(s)", answers.len());
+                self.health.failed(&e);
                 match recovery::discard_uncommitted(&self.trees, self.committed, self.sealing.as_deref()) {
                     Ok(_) => {}
                     Err(e2) => tracing::error!(error = %e2, "cannot remove the failed batch's entries"),
