@@ -113,7 +113,6 @@ pub struct ModuleInfo {
 /// One link of the chain.
 struct LoadedPolicy {
     info: ModuleInfo,
-    name: String,
     on_error: OnError,
     actions: Vec<String>,
     pool: InstancePool,
@@ -123,6 +122,10 @@ struct LoadedPolicy {
 }
 
 impl LoadedPolicy {
+    fn name(&self) -> &str {
+        &self.info.name
+    }
+
     fn applies_to(&self, action: &str) -> bool {
         self.actions.is_empty()
             || self.actions.iter().any(|pattern| match pattern.strip_suffix('*') {
@@ -268,7 +271,6 @@ impl PolicyEngine {
                     from_cache: code == CodeSource::Cache,
                     version,
                 },
-                name: pc.name.clone(),
                 on_error: pc.on_error,
                 actions: pc.actions.clone(),
                 pool,
@@ -312,7 +314,7 @@ impl PolicyEngine {
 
     /// Names and counters of the loaded policies, in chain order.
     pub fn stats(&self) -> Vec<(&str, &PolicyStats)> {
-        self.policies.iter().map(|p| (p.name.as_str(), &p.stats)).collect()
+        self.policies.iter().map(|p| (p.name(), &p.stats)).collect()
     }
 
     /// Policies with `on_error = "reject"` that failed on their last
@@ -321,7 +323,7 @@ impl PolicyEngine {
         self.policies
             .iter()
             .filter(|p| p.on_error == OnError::Reject)
-            .map(|p| (p.name.as_str(), p.stats.failure_streak.load(Ordering::Relaxed)))
+            .map(|p| (p.name(), p.stats.failure_streak.load(Ordering::Relaxed)))
             .filter(|(_, streak)| *streak >= READINESS_FAILURE_STREAK)
             .collect()
     }
@@ -391,7 +393,9 @@ impl PolicyEngine {
             let mut first_error: Option<String> = None;
             for (&i, result) in chosen.iter().zip(results) {
                 if trace {
-                    flights[i].steps.push(Step { policy: policy.name.clone(), decision: result.clone() });
+                    flights[i]
+                        .steps
+                        .push(Step { policy: policy.name().to_string(), decision: result.clone() });
                 }
                 let outcome = result.and_then(|d| self.apply(policy, &mut flights[i], d, received));
                 if let Err(error) = outcome {
@@ -405,11 +409,11 @@ impl PolicyEngine {
                     let f = &mut flights[i];
                     match policy.on_error {
                         OnError::Reject => {
-                            f.done = Some(ChainOutcome::Rejected { policy: policy.name.clone(), error })
+                            f.done = Some(ChainOutcome::Rejected { policy: policy.name().to_string(), error })
                         }
                         OnError::Quarantine => {
                             f.done = Some(ChainOutcome::Quarantined {
-                                policy: policy.name.clone(),
+                                policy: policy.name().to_string(),
                                 error,
                                 event: f.event.fields.clone(),
                             })
@@ -423,7 +427,7 @@ impl PolicyEngine {
             }
             if let Some(error) = first_error {
                 tracing::warn!(
-                    policy = %policy.name,
+                    policy = %policy.name(),
                     failed,
                     of = chosen.len(),
                     first_error = %error,
@@ -509,7 +513,7 @@ impl PolicyEngine {
             }
         }
         flight.alerts.extend(decision.alerts.into_iter().map(|a| NewAlert {
-            policy: policy.name.clone(),
+            policy: policy.name().to_string(),
             rule: a.rule,
             severity: a.severity.to_string(),
             summary: a.summary,
