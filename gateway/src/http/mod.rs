@@ -166,14 +166,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let unready = |code: &'static str, message: String| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message).into_response()
     };
-    if let Err(e) = state.store.lookup_client_id("") {
-        return unready("store_unreadable", format!("the store cannot be read: {e}"));
-    }
+    // A failed group commit first: after a write error (a full disk) sled may also fail
+    // reads with the same error, and the write failure is the cause to name.
     if let Some(e) = state.store.write_failure() {
         return unready(
             "store_write_failing",
             format!("the store cannot write: the last group commit failed: {e}"),
         );
+    }
+    if let Err(e) = state.store.lookup_client_id("") {
+        return unready("store_unreadable", format!("the store cannot be read: {e}"));
     }
     let engine = state.reloader.active().load();
     let failing = engine.failing_reject_policies();
