@@ -8,6 +8,11 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Serialize};
 
+mod sinks;
+pub use sinks::{
+    DEFAULT_SINK_TIMEOUT_MS, DeliveryConfig, SinkConfig, SinkKind, SyslogTransport, WebhookFormat,
+};
+
 /// A configuration that could not be loaded; the message names the key and what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -36,6 +41,12 @@ pub struct Config {
     pub lookup: Vec<LookupConfig>,
     #[serde(default)]
     pub checkpoints: CheckpointsConfig,
+    /// `[[sink]]`: where alerts are delivered (through the outbox).
+    #[serde(default)]
+    pub sink: Vec<SinkConfig>,
+    /// `[delivery]`: the outbox's retries.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
 }
 
 /// `[server]`: where to listen, how much a client may send, and HTTPS.
@@ -458,6 +469,7 @@ impl Config {
             return Err(invalid("storage.max_batch_events".into(), "expected a positive number"));
         }
         self.validate_encryption()?;
+        sinks::validate(&self.delivery, &self.sink)?;
         if self.keys.is_empty() {
             return Err(invalid("keys".into(), "expected at least one [[keys]] entry"));
         }

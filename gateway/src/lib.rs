@@ -9,6 +9,7 @@ pub mod authoring;
 pub mod builtin;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod engine;
 pub mod event;
 pub mod http;

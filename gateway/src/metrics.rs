@@ -145,6 +145,7 @@ pub struct Metrics {
     reloads: Family<ResultLabel, Counter>,
     reload_ok: Counter,
     reload_failed: Counter,
+    outbox_backlog: Gauge,
 }
 
 /// What is read when `/metrics` is scraped, not kept up to date on the hot path.
@@ -189,6 +190,7 @@ impl Metrics {
             reloads,
             reload_ok,
             reload_failed,
+            outbox_backlog: Gauge::default(),
         }
     }
 
@@ -252,6 +254,11 @@ impl Metrics {
         }
     }
 
+    /// The alert outbox gained (or, negative, lost) `n` pending entries.
+    pub fn outbox_backlog(&self, n: i64) {
+        self.outbox_backlog.inc_by(n);
+    }
+
     /// One policy reload ended.
     pub fn reloaded(&self, ok: bool) {
         if ok {
@@ -307,6 +314,11 @@ impl Metrics {
             self.commit_failures.clone(),
         );
         r.register("policy_reloads", "Policy set reloads by result", self.reloads.clone());
+        r.register(
+            "outbox_backlog",
+            "Alert outbox entries (one per alert and sink) not yet delivered nor dead",
+            self.outbox_backlog.clone(),
+        );
         r.register(
             "store_records",
             "Durable records in the log: the committed seq, also the Merkle tree's size",

@@ -382,6 +382,8 @@ pub fn restart_keys(before: &Config, after: &Config) -> Vec<String> {
             ("engine", serde_json::to_value(&c.engine)),
             ("keys", serde_json::to_value(&c.keys)),
             ("checkpoints", serde_json::to_value(&c.checkpoints)),
+            ("sink", serde_json::to_value(&c.sink)),
+            ("delivery", serde_json::to_value(&c.delivery)),
         ]
     };
     for ((name, a), (_, b)) in sections(before).into_iter().zip(sections(after)) {

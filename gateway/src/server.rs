@@ -30,6 +30,8 @@ pub enum ServeError {
     #[error(transparent)]
     Witness(#[from] crate::witness::WitnessError),
     #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryError),
+    #[error(transparent)]
     CheckpointKey(#[from] crate::ledger::keys::KeyError),
     #[error("cannot load the policy chain: {0}")]
     Engine(#[from] crate::engine::EngineError),
@@ -79,17 +81,25 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
     } else {
         None
     };
-    let store = Store::open(&StoreOptions {
-        data_dir: config.storage.data_dir.clone(),
-        cache_capacity_bytes: config.storage.cache_capacity_mb << 20,
-        flush_linger: Duration::from_millis(config.storage.flush_interval_ms),
-        idempotency_window: Duration::from_secs(config.storage.idempotency_window_secs),
-        max_batch_events: config.storage.max_batch_events,
-        checkpoints,
-        encryption,
-    })
+    let outbox = crate::delivery::outbox_options(&config);
+    let store = Store::open_with_outbox(
+        &StoreOptions {
+            data_dir: config.storage.data_dir.clone(),
+            cache_capacity_bytes: config.storage.cache_capacity_mb << 20,
+            flush_linger: Duration::from_millis(config.storage.flush_interval_ms),
+            idempotency_window: Duration::from_secs(config.storage.idempotency_window_secs),
+            max_batch_events: config.storage.max_batch_events,
+            checkpoints,
+            encryption,
+        },
+        outbox,
+    )
     .map_err(|source| ServeError::Store { dir: config.storage.data_dir.display().to_string(), source })?;
     tracing::info!(dir = %config.storage.data_dir.display(), events = store.count(), "store opened");
+    let deliveries = {
+        let (config, store) = (config.clone(), store.clone());
+        blocking(move || crate::delivery::Deliveries::start(&config, &store)).await??
+    };
 
     let key_path = config.pseudonym_key_path();
     let pseudonymizer = Pseudonymizer::load_or_create(&key_path)
@@ -153,6 +163,7 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
     reloader.finish().await;
     let engine = active.load_full();
     blocking(move || engine.host().shutdown()).await?;
+    blocking(move || deliveries.shutdown()).await?;
     store.close();
     if let Some(w) = witnesses {
         blocking(move || w.shutdown()).await?;

@@ -124,6 +124,8 @@ impl PolicyTester {
             policy: vec![policy],
             lookup: Vec::new(),
             checkpoints: Default::default(),
+            sink: Vec::new(),
+            delivery: Default::default(),
         };
         let limits = Limits {
             max_event_bytes: gateway_config.server.max_event_bytes,

@@ -232,6 +232,25 @@ pub struct Alert {
     pub severity: String,
     pub summary: String,
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Delivery state at each `[[sink]]` the alert went to (see `DeliveryStatus`).
+    pub delivery: Vec<DeliveryStatus>,
+}
+
+/// Where the delivery of one alert to one sink stands (the durable outbox).
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryStatus {
+    /// The sink's name.
+    pub sink: String,
+    /// `pending` (retried at `next_attempt`), `delivered`, or `dead` (every allowed
+    /// attempt failed).
+    #[schema(pattern = "^(pending|delivered|dead)$")]
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last failed attempt's error.
+    pub last_error: Option<String>,
+    /// When the next attempt is due (RFC 3339); null once delivered or dead.
+    pub next_attempt: Option<String>,
 }
 
 /// One event a policy failed on under `on_error = "quarantine"`.
@@ -325,6 +344,9 @@ pub struct AlertFilters {
     policy: Option<String>,
     /// Alerts raised by the event with this `seq`.
     seq: Option<u64>,
+    /// Alerts with at least one sink in this delivery state: `pending`, `delivered`, `dead`.
+    #[param(pattern = "^(pending|delivered|dead)$")]
+    delivery: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,

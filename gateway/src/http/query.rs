@@ -16,7 +16,7 @@ use super::auth::Authenticated;
 use super::error::{ApiError, ErrorBody};
 use super::openapi::{Alert, AlertFilters, EventFilters, QuarantineItem, StoredEvent};
 use crate::config::Role;
-use crate::store::{AlertQuery, EventQuery, Order, StoreError};
+use crate::store::{AlertQuery, DeliveryState, EventQuery, Order, StoreError};
 
 /// Most results one page may hold.
 pub const MAX_LIMIT: usize = 1000;
@@ -237,7 +237,7 @@ pub async fn list_alerts(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<AlertPage>, ApiError> {
     auth.require(Role::Auditor)?;
-    check_params(&params, &["rule", "severity", "policy", "seq", "limit", "cursor", "order"])?;
+    check_params(&params, &["rule", "severity", "policy", "seq", "delivery", "limit", "cursor", "order"])?;
     let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
     let seq = match get("seq") {
         Some(s) => Some(
@@ -246,11 +246,18 @@ pub async fn list_alerts(
         ),
         None => None,
     };
+    let delivery = match get("delivery") {
+        Some(d) => Some(DeliveryState::parse(&d).ok_or_else(|| {
+            ApiError::bad_query(format!("`delivery` must be pending, delivered or dead, got {d:?}"))
+        })?),
+        None => None,
+    };
     let query = AlertQuery {
         rule: get("rule"),
         severity: get("severity"),
         policy: get("policy"),
         seq,
+        delivery,
         limit: parse_limit(&params)?,
         cursor: get("cursor"),
         order: parse_order(&params)?,

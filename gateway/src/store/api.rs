@@ -142,6 +142,8 @@ pub struct AlertQuery {
     pub policy: Option<String>,
     /// Only alerts raised for this event.
     pub seq: Option<u64>,
+    /// Only alerts with at least one sink in this delivery state.
+    pub delivery: Option<super::outbox::DeliveryState>,
     /// Most items in the page (1..=1000, checked by the caller).
     pub limit: usize,
     /// Opaque cursor from a previous page's `next_cursor`.

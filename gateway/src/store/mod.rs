@@ -21,6 +21,7 @@ mod indexes;
 mod keys;
 mod listing;
 pub mod offline;
+pub mod outbox;
 mod proofs;
 mod quarantine;
 mod query;
@@ -38,7 +39,9 @@ pub use checkpoints::CheckpointOptions;
 pub use encryption::{DEFAULT_SEALED_FIELDS, ERASED, EncryptionOptions, UNSEALABLE_FIELDS};
 pub use erasure::Erasure;
 pub use error::StoreError;
+pub use outbox::{DeliveryState, OutboxEntry, OutboxOptions, OutboxSignal, OutboxSink};
 pub use proofs::RangeCheck;
+pub use writer::FAILURE_RULE;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
@@ -96,6 +99,10 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Whether the writer's last group commit failed.
     health: Arc<WriterHealth>,
+    /// Pending outbox entries of the configured sinks.
+    backlog: Arc<outbox::Backlog>,
+    /// Wakes the delivery workers.
+    signal: Arc<OutboxSignal>,
 }
 
 impl std::fmt::Debug for Store {
@@ -111,6 +118,13 @@ impl Store {
     /// Start-up cost does not grow with the log: the next `seq` comes from the commit
     /// marker and the last key of the log tree.
     pub fn open(opts: &StoreOptions) -> Result<Store, StoreError> {
+        Store::open_with_outbox(opts, OutboxOptions::default())
+    }
+
+    /// [`Store::open`] with alert sinks: every alert committed from now on gets one
+    /// outbox entry per sink whose minimum severity it reaches, in the alert's own group
+    /// commit; the delivery workers wait on `outbox.signal`.
+    pub fn open_with_outbox(opts: &StoreOptions, outbox: OutboxOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(&opts.data_dir)?;
         let db = open_sled(opts)?;
         let trees = Trees::open(&db)?;
@@ -122,6 +136,11 @@ impl Store {
             db.flush()?;
             sync.sync()?;
         }
+
+        outbox::discard_above(&trees.outbox, committed.alert)?;
+        let backlog = Arc::new(outbox::Backlog::default());
+        backlog.add(outbox::count_pending(&trees.outbox, &outbox.sinks, committed.alert)?);
+        let signal = outbox.signal.clone();
 
         let visible = Arc::new(Visible::new(committed));
         let window = Window::new(opts.idempotency_window);
@@ -143,6 +162,8 @@ impl Store {
             batching: Batching { max_events: opts.max_batch_events, linger: opts.flush_linger },
             sealing: sealing.clone(),
             health: health.clone(),
+            outbox,
+            backlog: backlog.clone(),
         };
         let handle = writer.spawn(rx)?;
         Ok(Store {
@@ -155,6 +176,8 @@ impl Store {
                 sender: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
                 health,
+                backlog,
+                signal,
             }),
         })
     }
@@ -218,9 +241,56 @@ impl Store {
     }
 
     /// One page of alerts matching `q`, in alert id order. Items:
-    /// `{"id", "seq", "time", "policy", "rule", "severity", "summary", "labels": {k: v}}`.
+    /// `{"id", "seq", "time", "policy", "rule", "severity", "summary", "labels": {k: v},
+    /// "delivery": [{"sink", "state", "attempts", "last_error", "next_attempt"}]}`.
     pub fn alerts(&self, q: &AlertQuery) -> Result<Page, StoreError> {
         alerts::list(&self.inner.trees, &self.inner.visible, self.inner.sealing.as_deref(), q)
+    }
+
+    /// The durable alert `id` (sealed members opened), as `GET /v1/alerts` lists it
+    /// without the `delivery` states.
+    pub fn alert(&self, id: u64) -> Result<Option<Value>, StoreError> {
+        if id == 0 || id > self.inner.visible.alert() {
+            return Ok(None);
+        }
+        alerts::get(&self.inner.trees, self.inner.sealing.as_deref(), id)
+    }
+
+    /// The pending outbox entries of `sink` for committed alerts with id `>= from`,
+    /// oldest first (the delivery worker's work list), and the last committed alert id
+    /// the scan covered.
+    pub fn outbox_pending(
+        &self,
+        sink: &str,
+        from: u64,
+    ) -> Result<(Vec<(u64, OutboxEntry)>, u64), StoreError> {
+        let max = self.inner.visible.alert();
+        Ok((outbox::open_entries(&self.inner.trees.outbox, sink, from, max)?, max))
+    }
+
+    /// Records a delivery attempt's outcome for (`alert`, `sink`): written only over a
+    /// pending entry of a committed alert; the backlog shrinks when it becomes final.
+    /// Not flushed ([`Store::outbox_flush`]): a lost update means one more delivery.
+    pub fn outbox_update(&self, alert: u64, sink: &str, entry: &OutboxEntry) -> Result<(), StoreError> {
+        if alert == 0 || alert > self.inner.visible.alert() {
+            return Ok(());
+        }
+        self.inner.trees.outbox.insert(outbox::key(alert, sink), outbox::encode(entry)?)?;
+        if entry.state != DeliveryState::Pending {
+            self.inner.backlog.add(-1);
+        }
+        Ok(())
+    }
+
+    /// Flushes the delivery workers' outbox updates.
+    pub fn outbox_flush(&self) -> Result<(), StoreError> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// What the delivery workers wait on.
+    pub fn outbox_signal(&self) -> Arc<OutboxSignal> {
+        self.inner.signal.clone()
     }
 
     /// One page of quarantined events, oldest first. Items:

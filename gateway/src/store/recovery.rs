@@ -5,7 +5,7 @@
 //! prefix of its log after a crash, so a recovered marker implies its whole batch; but a
 //! crash (or a failed write) before the marker can leave entries numbered above it. They
 //! were never acknowledged, so they are removed, together with every index, id and alert
-//! entry derived from them (Merkle subtrees included), before their numbers are handed
+//! entry derived from them (Merkle subtrees and alert outbox entries included), before their numbers are handed
 //! out again. The chain head and the tree's right edge are derived from what remains.
 
 use std::ops::RangeFrom;
@@ -83,6 +83,7 @@ pub(crate) fn discard_uncommitted(
         let (key, _) = item?;
         trees.alerts_by_seq.remove(key)?;
     }
+    super::outbox::discard_above(&trees.outbox, committed.alert)?;
 
     for item in trees.quarantine.range(after(committed.quarantine)) {
         let (key, _) = item?;

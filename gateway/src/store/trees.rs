@@ -8,6 +8,7 @@
 //! | `alerts` | alert id (u64 BE) | alert JSON |
 //! | `alerts_by_seq` | `seq` ‖ alert id | empty |
 //! | `quarantine` | quarantine id (u64 BE) | item JSON |
+//! | `outbox` | alert id (u64 BE) ‖ sink name | delivery state JSON (see `outbox`) |
 //! | `merkle` | level (u8) ‖ index (u64 BE) | SHA-256 of a perfect subtree, levels ≥ 4 (see `chain`) |
 //! | `checkpoints` | checkpoint number (u64 BE) | signed note (see `checkpoints`) |
 //! | `meta` | `committed` | last committed `seq` ‖ alert id ‖ quarantine id (u64 BE each) |
@@ -36,6 +37,8 @@ pub(crate) struct Trees {
     pub alerts_by_seq: sled::Tree,
     /// Quarantine id → item.
     pub quarantine: sled::Tree,
+    /// `alert id ‖ sink` → delivery state.
+    pub outbox: sled::Tree,
     /// Stored Merkle subtrees.
     pub merkle: sled::Tree,
     /// Signed checkpoints by number.
@@ -61,6 +64,7 @@ impl Trees {
             alerts: db.open_tree("alerts")?,
             alerts_by_seq: db.open_tree("alerts_by_seq")?,
             quarantine: db.open_tree("quarantine")?,
+            outbox: db.open_tree("outbox")?,
             merkle: db.open_tree("merkle")?,
             checkpoints: db.open_tree("checkpoints")?,
             meta: db.open_tree("meta")?,

@@ -26,11 +26,15 @@ use super::error::StoreError;
 use super::idempotency::{IdEntry, Window};
 use super::indexes::{self, Index, PLAIN};
 use super::keys::{Position, u64_key};
+use super::outbox::{self, Backlog, OutboxOptions};
 use super::record::RecordEncoder;
 use super::recovery;
 use super::trees::{Counters, Trees};
 use super::visible::Visible;
 use crate::ledger::merkle::Hash;
+
+/// The rule of the alert raised when group commits start failing.
+pub const FAILURE_RULE: &str = "audit_logging.failure";
 
 /// The answer to one request.
 pub(crate) type Reply = Result<Vec<AppendOutcome>, StoreError>;
@@ -78,6 +82,10 @@ pub(crate) struct Writer {
     pub sealing: Option<Arc<Sealing>>,
     /// Whether the last group commit failed (readiness).
     pub health: Arc<WriterHealth>,
+    /// The alert sinks each new alert gets an outbox entry for, and the workers' wake-up.
+    pub outbox: OutboxOptions,
+    /// Pending outbox entries (metric).
+    pub backlog: Arc<Backlog>,
 }
 
 /// Whether the writer can write: the last group commit that wrote anything failed, and no
@@ -101,6 +109,11 @@ impl WriterHealth {
     fn failed(&self, e: &StoreError) {
         *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
         self.failing.store(true, Ordering::Release);
+    }
+
+    /// Whether the last group commit that wrote anything failed.
+    fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Acquire)
     }
 
     /// The last group commit's error, while no later one succeeded.
@@ -230,6 +243,7 @@ impl Writer {
         }
         // Metrics: two clock reads and two histogram observations per group commit.
         let started = Instant::now();
+        let new_entries = staged.outbox.len();
         let result = self.write(staged, next);
         metrics.committed(next.seq - self.committed.seq, started.elapsed().as_secs_f64(), result.is_ok());
         match result {
@@ -237,12 +251,19 @@ impl Writer {
                 self.health.succeeded();
                 self.committed = next;
                 self.visible.publish(next);
+                if new_entries > 0 {
+                    self.backlog.add(i64::try_from(new_entries).unwrap_or(i64::MAX));
+                    self.outbox.signal.notify();
+                }
                 for (reply, outcomes) in answers {
                     let _ = reply.send(Ok(outcomes));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed; failing its {} request(s)", answers.len());
+                if !self.health.is_failing() {
+                    self.raise_failure_alert(&e);
+                }
                 self.health.failed(&e);
                 match recovery::discard_uncommitted(&self.trees, self.committed, self.sealing.as_deref()) {
                     Ok(_) => {}
@@ -254,6 +275,26 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// The first failed group commit of an episode (PCI DSS 10.7.2): an
+    /// `audit_logging.failure` alert, logged and handed straight to the sinks (sled is
+    /// what is failing, so it cannot go through the outbox). The next success ends the
+    /// episode.
+    fn raise_failure_alert(&self, e: &StoreError) {
+        let time = super::alerts::format_micros(super::idempotency::now_micros());
+        let summary = format!("audit logging failure: the store cannot write ({e}); ingest answers 503");
+        tracing::error!(rule = FAILURE_RULE, severity = "critical", %time, "{summary}");
+        self.outbox.signal.direct(json!({
+            "id": null,
+            "seq": null,
+            "time": time,
+            "policy": "auditgate",
+            "rule": FAILURE_RULE,
+            "severity": "critical",
+            "summary": summary,
+            "labels": { "error": e.to_string(), "committed_seq": self.committed.seq.to_string() },
+        }));
     }
 
     /// Checks one request and adds its entries to `staged`. On error nothing of the
@@ -365,6 +406,12 @@ impl Writer {
                     s.seal_members(map, |name| name == "summary" || name == "labels", user)?;
                 }
                 alerts.push((id, seq, to_json(&item)?));
+                let rank = outbox::severity_rank(&alert.severity);
+                for (sink, s) in self.outbox.sinks.iter().enumerate() {
+                    if s.min_rank <= rank {
+                        local.outbox.push((id, sink));
+                    }
+                }
             }
         }
         let (bytes, leaf) = match &self.sealing {
@@ -435,6 +482,14 @@ impl Writer {
         for (id, bytes) in staged.quarantine {
             t.quarantine.insert(u64_key(id), bytes)?;
         }
+        if !staged.outbox.is_empty() {
+            let entry = outbox::new_entry(super::idempotency::now_micros())?;
+            for (id, sink) in staged.outbox {
+                if let Some(s) = self.outbox.sinks.get(sink) {
+                    t.outbox.insert(outbox::key(id, &s.name), &entry[..])?;
+                }
+            }
+        }
         t.set_committed(next)?;
         self.db.flush()?;
         self.sync.sync()
@@ -467,6 +522,8 @@ struct Staged {
     alerts: Vec<(u64, u64, Vec<u8>)>,
     /// (quarantine id, JSON).
     quarantine: Vec<(u64, Vec<u8>)>,
+    /// (alert id, index of the sink in `OutboxOptions::sinks`).
+    outbox: Vec<(u64, usize)>,
 }
 
 impl Staged {
@@ -479,6 +536,7 @@ impl Staged {
         self.ids.extend(other.ids);
         self.alerts.append(&mut other.alerts);
         self.quarantine.append(&mut other.quarantine);
+        self.outbox.append(&mut other.outbox);
     }
 }
 
