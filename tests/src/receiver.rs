@@ -275,7 +275,8 @@ pub fn parse_5424(line: &str) -> Syslog5424 {
             "{name} {v:?}: {line}"
         );
     }
-    let mut rest = next("STRUCTURED-DATA").chars().peekable();
+    let tail = next("STRUCTURED-DATA");
+    let mut rest = tail.chars().peekable();
     let mut sd = Vec::new();
     if rest.peek() == Some(&'-') {
         rest.next();

@@ -198,7 +198,7 @@ fn a_dead_receiver_makes_the_entry_dead_after_max_attempts() {
     assert_eq!(status, 200);
     assert!(body["alerts"].as_array().expect("alerts").iter().all(|a| a["id"] != alert["id"]), "{body}");
     let (status, body) = gw.get(AUDITOR_KEY, "/v1/alerts?delivery=lost");
-    assert_error(status, &body, 400, "bad_query", &["delivery", "lost"]);
+    assert_error(status, &body, 400, "invalid_query", &["delivery", "lost"]);
     // Nothing left to do: the backlog is empty (the log sink delivered at once).
     let deadline = Instant::now() + Duration::from_secs(10);
     while metric(&gw, "auditgate_outbox_backlog") != 0.0 && Instant::now() < deadline {
