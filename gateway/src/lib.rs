@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod loadgen;
 pub mod metrics;
 pub mod reload;
+pub mod reports;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -259,6 +259,11 @@ impl Metrics {
         self.outbox_backlog.inc_by(n);
     }
 
+    /// Group commits that failed since start (the compliance reports' logging failures).
+    pub fn commit_failures(&self) -> u64 {
+        self.commit_failures.get()
+    }
+
     /// One policy reload ended.
     pub fn reloaded(&self, ok: bool) {
         if ok {

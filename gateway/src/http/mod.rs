@@ -7,6 +7,8 @@ pub mod error;
 pub mod ledger;
 pub mod openapi;
 pub mod query;
+pub mod reports;
+pub mod stats;
 
 use std::sync::Arc;
 
@@ -59,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/verify", get(ledger::verify))
         .route("/v1/alerts", get(query::list_alerts))
         .route("/v1/quarantine", get(query::list_quarantine))
+        .route("/v1/stats", get(stats::stats))
+        .route("/v1/reports/{framework}", get(reports::report))
         .route("/v1/admin/reload", post(admin::reload))
         .route("/v1/admin/policies", get(admin::policies))
         .route("/v1/admin/erase", post(admin::erase))

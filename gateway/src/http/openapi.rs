@@ -42,6 +42,8 @@ use super::error::{ErrorBody, ErrorDetail};
         super::ledger::verify,
         super::query::list_alerts,
         super::query::list_quarantine,
+        super::stats::stats,
+        super::reports::report,
         super::admin::reload,
         super::admin::policies,
         super::admin::erase,
@@ -56,6 +58,7 @@ use super::error::{ErrorBody, ErrorDetail};
         (name = "events", description = "Ingest and read audit events"),
         (name = "ledger", description = "Tamper evidence: checkpoints, inclusion and consistency proofs, verification"),
         (name = "alerts", description = "What policies raised or quarantined"),
+        (name = "reports", description = "Trends (stats rollups) and compliance reports"),
         (name = "admin", description = "The policy set: hot reload, what is loaded; erasure of a subject"),
         (name = "health", description = "Liveness, readiness, metrics, this document (no key)"),
     )

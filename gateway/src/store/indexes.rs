@@ -89,6 +89,15 @@ impl Keying {
         }
     }
 
+    /// `len ‖ value` of any one field, as the value or (a sealed field) its keyed hash:
+    /// how the stats rollups spell action, outcome and user.
+    pub(crate) fn value_prefix(&self, field: &str, value: &str) -> Result<Vec<u8>, StoreError> {
+        match self.hash(field, value.as_bytes()) {
+            Some(h) => keys::field_prefix(field, &h),
+            None => keys::field_prefix(field, value.as_bytes()),
+        }
+    }
+
     /// Prefix of the action index for `action`.
     pub(crate) fn action_prefix(&self, action: &str) -> Result<Vec<u8>, StoreError> {
         match self.hash("action", action.as_bytes()) {

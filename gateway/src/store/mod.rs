@@ -27,6 +27,7 @@ mod quarantine;
 mod query;
 mod record;
 mod recovery;
+mod stats;
 mod trees;
 mod visible;
 mod walk;
@@ -42,6 +43,9 @@ pub use error::StoreError;
 pub use outbox::{DeliveryState, OutboxEntry, OutboxOptions, OutboxSignal, OutboxSink};
 pub use proofs::RangeCheck;
 pub use writer::FAILURE_RULE;
+pub use stats::{
+    ActionMatch, ActivityRow, FieldCounts, HOUR_MICROS, SEALED, StatsBy, StatsQuery, StatsResult,
+};
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
@@ -103,6 +107,9 @@ struct Inner {
     backlog: Arc<outbox::Backlog>,
     /// Wakes the delivery workers.
     signal: Arc<OutboxSignal>,
+    /// The `stats` tree, filled by `indexer` after the writer.
+    rollups: Arc<stats::Rollups>,
+    indexer: stats::Indexer,
 }
 
 impl std::fmt::Debug for Store {
@@ -166,6 +173,8 @@ impl Store {
             backlog: backlog.clone(),
         };
         let handle = writer.spawn(rx)?;
+        let rollups = Arc::new(stats::Rollups::open(&db, trees.clone(), visible.clone(), sealing.clone())?);
+        let indexer = stats::Indexer::spawn(rollups.clone())?;
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -178,6 +187,8 @@ impl Store {
                 health,
                 backlog,
                 signal,
+                rollups,
+                indexer,
             }),
         })
     }
@@ -299,6 +310,45 @@ impl Store {
         quarantine::list(&self.inner.trees, &self.inner.visible, self.inner.sealing.as_deref(), limit, cursor)
     }
 
+    /// `GET /v1/stats`: counts per bucket, totals, top lists and alerts from the hourly
+    /// rollups (and the committed records the indexer has not counted yet), never by
+    /// loading the period's events.
+    pub fn stats(&self, q: &StatsQuery) -> Result<StatsResult, StoreError> {
+        self.inner.rollups.stats(q, |seq| self.get(seq).ok().flatten())
+    }
+
+    /// Every (action, outcome) pair with events in the hours `[from, to)` (µs, whole
+    /// hours), with the fields they carry: the compliance reports' evidence counts.
+    pub fn activity(&self, from_micros: i64, to_micros: i64) -> Result<Vec<ActivityRow>, StoreError> {
+        self.inner.rollups.activity(from_micros, to_micros)
+    }
+
+    /// The last `seq` the stats rollups have counted (the rest is counted per query).
+    pub fn stats_high_water(&self) -> Result<u64, StoreError> {
+        self.inner.rollups.high_water()
+    }
+
+    /// The `seq`s of the first and last event (in time order) with a time in
+    /// `[from, to)` (µs), read from the time index: the span the reports verify.
+    pub fn seq_span(&self, from_micros: i64, to_micros: i64) -> Result<Option<(u64, u64)>, StoreError> {
+        let lo = keys::Position { time_micros: from_micros, seq: 0 }.to_bytes();
+        let hi = keys::Position { time_micros: to_micros, seq: 0 }.to_bytes();
+        let index = self.inner.trees.index(indexes::Index::Time);
+        let visible = self.count();
+        let seq_of =
+            |item: Option<Result<(sled::IVec, sled::IVec), sled::Error>>| -> Result<Option<u64>, StoreError> {
+                match item {
+                    Some(kv) => Ok(Some(keys::Position::from_key_suffix(&kv?.0)?.seq)),
+                    None => Ok(None),
+                }
+            };
+        let mut range = index.range(lo..hi);
+        let (Some(a), b) = (seq_of(range.next())?, seq_of(range.next_back())?) else { return Ok(None) };
+        let b = b.unwrap_or(a);
+        let (lo, hi) = (a.min(b), a.max(b).min(visible));
+        Ok((lo <= hi).then_some((lo, hi)))
+    }
+
     /// The sled database, for the policy host's own trees (`host_counters`, `host_state`)
     /// kept beside the store's; they must never touch the store's trees.
     pub fn sled_db(&self) -> &sled::Db {
@@ -347,6 +397,7 @@ impl Inner {
         {
             tracing::error!("the store writer thread panicked");
         }
+        self.indexer.stop();
     }
 }
 

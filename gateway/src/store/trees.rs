@@ -14,6 +14,7 @@
 //! | `meta` | `committed` | last committed `seq` ‖ alert id ‖ quarantine id (u64 BE each) |
 //! | `meta` | `encryption` | encrypted stores only: JSON marker with the master key's id (see `encryption`) |
 //! | `data_keys` | see `data_keys` | encrypted stores only: wrapped data keys, subject refs, tombstones, the index key |
+//! | `stats` | see `stats` | hourly rollups for `GET /v1/stats` and the reports, derived from the log by the indexer thread |
 
 use super::error::StoreError;
 use super::indexes::Index;
