@@ -14,6 +14,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::time::Duration;
+
+use auditgate_tests::receiver::{self, HttpReceiver, Reply};
 use auditgate_tests::*;
 use serde_json::json;
 
@@ -70,7 +73,14 @@ fn batch(batch: usize, n: usize) -> (String, Vec<String>) {
 #[test]
 fn a_full_disk_refuses_ingest_keeps_queries_and_loses_nothing() {
     let mut mount = None;
-    let mut gw = Gateway::start_prepared(&default_config(), |data| mount = Some(Tmpfs::mount(data, 16)));
+    // A webhook sink: the audit-logging-failure alert must reach it while sled cannot write.
+    let hook = HttpReceiver::start(&[], Reply::Status(200));
+    let config = format!(
+        "{}\n[[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = {}\ntimeout_ms = 2000\n",
+        default_config(),
+        toml_str(&hook.url())
+    );
+    let mut gw = Gateway::start_prepared(&config, |data| mount = Some(Tmpfs::mount(data, 16)));
     let mount = mount.expect("mounted");
 
     // Fill it.
@@ -105,6 +115,20 @@ fn a_full_disk_refuses_ingest_keeps_queries_and_loses_nothing() {
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["error"]["code"], "store_write_failing", "{answer}");
     assert_eq!(gw.request(reqwest::Method::GET, "/healthz", Auth::None, None).0, 200);
+    // PCI DSS 10.7.2: one `audit_logging.failure` alert for the episode, straight to the sink.
+    let is_failure = |r: &receiver::Received| r.json()["rule"] == "audit_logging.failure";
+    let got = hook.wait_for(Duration::from_secs(20), |r| r.iter().any(is_failure));
+    std::thread::sleep(Duration::from_millis(500));
+    let failures: Vec<_> = hook.received().into_iter().filter(is_failure).collect();
+    assert_eq!(failures.len(), 1, "one alert per failure episode, not per failed commit: {got:?}");
+    let alert = failures[0].json();
+    assert_eq!(
+        (alert["severity"].as_str(), alert["policy"].as_str()),
+        (Some("critical"), Some("auditgate")),
+        "{alert}"
+    );
+    assert!(alert["summary"].as_str().is_some_and(|s| s.contains("cannot write")), "{alert}");
+    assert!(gw.log_tail(1_000_000).contains("audit_logging.failure"), "and it is logged");
     let (last_id, last_seq) = acked.last().cloned().expect("acked");
     let (status, rec) = gw.get(AUDITOR_KEY, &format!("/v1/events/{last_seq}"));
     assert_eq!(status, 200, "{rec}");
