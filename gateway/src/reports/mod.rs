@@ -237,12 +237,10 @@ fn events_query(actions: &[&str], outcome: Option<&str>, p: &Period) -> String {
     actions
         .iter()
         .map(|a| {
-            if a.starts_with('*') {
+            if let Some(suffix) = a.strip_prefix('*') {
                 format!(
-                    "GET /v1/stats?by=action{outcome}&from={}&to={} (actions ending in {})",
-                    p.from,
-                    p.to,
-                    &a[1..]
+                    "GET /v1/stats?by=action{outcome}&from={}&to={} (actions ending in {suffix})",
+                    p.from, p.to
                 )
             } else {
                 format!("GET /v1/events?action={a}{outcome}&from={}&to={}", p.from, p.to)
