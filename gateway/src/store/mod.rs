@@ -26,6 +26,7 @@ mod quarantine;
 mod query;
 mod record;
 mod recovery;
+mod rotation;
 mod trees;
 mod visible;
 mod walk;
@@ -39,6 +40,7 @@ pub use encryption::{DEFAULT_SEALED_FIELDS, ERASED, EncryptionOptions, UNSEALABL
 pub use erasure::Erasure;
 pub use error::StoreError;
 pub use proofs::RangeCheck;
+pub use rotation::Rotation;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
@@ -88,6 +90,8 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    /// sled's directory (for fsyncs outside the writer).
+    data_dir: PathBuf,
     trees: Trees,
     visible: Arc<Visible>,
     window: Window,
@@ -148,6 +152,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
+                data_dir: opts.data_dir.clone(),
                 trees,
                 visible,
                 window,
