@@ -14,6 +14,7 @@ pub mod engine;
 pub mod event;
 pub mod http;
 pub mod ingest;
+pub mod keys_cli;
 pub mod ledger;
 pub mod loadgen;
 pub mod metrics;

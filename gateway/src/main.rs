@@ -65,9 +65,36 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Master key management of an encrypted store: `keys rotate-master`.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Send workload W1 to a running gateway and report events/s, latency and errors.
     /// Exit status 1 when any request failed.
     Bench(auditgate::loadgen::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-wrap every data key of a running gateway's encrypted store under a new master
+    /// key (`POST /v1/admin/keys/rotate-master`); events are not rewritten. Afterwards the
+    /// gateway must be started with the new key: point `storage.master_key_file` (or
+    /// AUDITGATE_MASTER_KEY) at it before the next restart.
+    RotateMaster {
+        /// The gateway's base URL: https://, or http:// to a loopback address only.
+        #[arg(long)]
+        url: String,
+        /// An admin API key (`[[keys]] role = "admin"`).
+        #[arg(long, env = "AUDITGATE_ADMIN_KEY", hide_env_values = true)]
+        key: String,
+        /// A file holding the new master key (64 hex digits); else AUDITGATE_NEW_MASTER_KEY.
+        #[arg(long)]
+        new_key_file: Option<PathBuf>,
+        /// PEM file of the CA that signed the gateway's certificate (https:// only).
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +303,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy { command } => run_policy(command).map(|()| ExitCode::SUCCESS),
+        Command::Keys { command: KeysCommand::RotateMaster { url, key, new_key_file, ca_cert } } => {
+            use auditgate::keys_cli;
+            let (new_hex, new_key) = keys_cli::read_new_key(new_key_file.as_deref())?;
+            let answer = keys_cli::rotate_online(&url, &key, &new_hex, ca_cert.as_deref())?;
+            let text = |name: &str| answer.get(name).map(|v| v.to_string()).unwrap_or_default();
+            println!(
+                "ok: master key rotated from id {} to id {} ({} keys re-wrapped, rotation event seq {}); start the \
+                 gateway with the new key (id {}) from now on",
+                text("old_master_key_id").trim_matches('"'),
+                text("new_master_key_id").trim_matches('"'),
+                text("keys_rewrapped"),
+                text("seq"),
+                new_key.id()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -107,7 +107,9 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
     let engine = {
         let config = config.clone();
         let db = store.sled_db().clone();
-        blocking(move || PolicyEngine::load_durable(&config, pseudonymizer, &db)).await??
+        // Encrypted stores: the host's trees are keyed and sealed under the store's host key.
+        let host_key = store.host_key();
+        blocking(move || PolicyEngine::load_durable(&config, pseudonymizer, &db, host_key.as_ref())).await??
     };
     tracing::info!(policies = config.policy.len(), policy_set = %engine.policy_set(), "policy chain loaded");
 

@@ -52,6 +52,15 @@ fn endpoints() -> Vec<Endpoint> {
             role: "admin",
             body: Some(("application/json", br#"{"user": "auth-test-erased"}"#.to_vec())),
         },
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/admin/keys/rotate-master",
+            role: "admin",
+            body: Some((
+                "application/json",
+                format!(r#"{{"new_master_key": "{}"}}"#, "8".repeat(64)).into_bytes(),
+            )),
+        },
     ]
 }
 
@@ -143,8 +152,9 @@ fn every_endpoint_checks_key_and_role() {
         }
     }
     assert!(failures.is_empty(), "{} wrong answers:\n{}", failures.len(), failures.join("\n"));
-    // Only the two successful ingest calls (plus the seed) and the erasure stored anything.
-    assert_eq!(gw.count_events(), 4);
+    // Only the two successful ingest calls (plus the seed), the erasure and the master key
+    // rotation stored anything.
+    assert_eq!(gw.count_events(), 5);
 }
 
 #[test]

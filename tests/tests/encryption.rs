@@ -2,7 +2,8 @@
 //! sealed under per-subject keys wrapped by a master key; queries by user and IP still
 //! work and answer plain values; the data directory holds none of them; `auditgate
 //! verify` needs no key; a wrong or missing key, and a store of the other kind, are
-//! refused at start-up by name; `POST /v1/admin/erase` shreds one subject.
+//! refused at start-up by name; `POST /v1/admin/erase` shreds one subject. The policy
+//! host's counters and state (brute-force counters per user and IP) name nobody either.
 
 use auditgate_tests::*;
 use reqwest::Method;
@@ -72,6 +73,14 @@ fn personal_fields_are_sealed_on_disk_and_read_back_plain() {
         "action": "document.read", "outcome": "success", "user": bob, "ip": bob_ip,
     }));
     let anonymous = gw.ingest_one(&json!({"action": "system.start", "outcome": "success", "ip": bob_ip}));
+    // Failed logins: alert-bruteforce keeps counters per user and per IP in the host's
+    // trees, which must not name carol either.
+    let carol = unique_token("enc-carol-");
+    let carol_ip = "192.0.2.213";
+    let login = json!({"action": "user.login", "outcome": "failure", "user": carol, "ip": carol_ip});
+    for _ in 0..3 {
+        gw.ingest_one(&login);
+    }
 
     // Queries filter on the plain values and answer them.
     let by_user = gw.query_all(&format!("user={}", enc(&alice)), 2);
@@ -103,13 +112,26 @@ fn personal_fields_are_sealed_on_disk_and_read_back_plain() {
 
     // On disk: none of the personal values, in any file of the data directory.
     assert!(gw.stop(), "the gateway did not stop cleanly");
+    {
+        // Not vacuous for the host's trees: the brute-force counters are there.
+        let db = sled::open(gw.data_dir()).expect("open the stopped data dir");
+        let counters = db.open_tree("host_counters").expect("host_counters");
+        let bruteforce = counters
+            .iter()
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| k.windows(b"alert-bruteforce".len()).any(|w| w == b"alert-bruteforce"));
+        assert!(bruteforce.count() >= 2, "no per-user and per-IP counters were persisted");
+    }
     let files = gw.data_files();
     assert!(!files.is_empty());
-    for value in [alice.as_str(), bob.as_str(), ua.as_str(), session.as_str(), secret_note.as_str()] {
+    for value in
+        [alice.as_str(), bob.as_str(), carol.as_str(), ua.as_str(), session.as_str(), secret_note.as_str()]
+    {
         let found = files_containing(&files, value.as_bytes());
         assert!(found.is_empty(), "{value:?} is stored in plain text in {found:?}");
     }
-    for ip in [alice_ip, bob_ip] {
+    for ip in [alice_ip, bob_ip, carol_ip] {
         let found = files_containing(&files, ip.as_bytes());
         assert!(found.is_empty(), "{ip} is stored in plain text in {found:?}");
     }
@@ -120,9 +142,17 @@ fn personal_fields_are_sealed_on_disk_and_read_back_plain() {
     let verified = gw.verify_offline();
     assert_eq!(verified.code, Some(0), "verify failed:\n{}\n{}", verified.stdout, verified.stderr);
 
-    // The same key again: everything reads back.
+    // The same key again: everything reads back, and the hashed counters count on: two
+    // more failures make carol's fifth, the brute-force threshold.
     gw.restart();
     assert_eq!(record(&gw, alice_seqs[0])["user_agent"], ua.as_str());
+    let (_, alerts) = gw.get(AUDITOR_KEY, "/v1/alerts?rule=bruteforce.user");
+    assert_eq!(alerts["alerts"].as_array().map(Vec::len), Some(0), "{alerts}");
+    for _ in 0..2 {
+        gw.ingest_one(&login);
+    }
+    let (_, alerts) = gw.get(AUDITOR_KEY, "/v1/alerts?rule=bruteforce.user");
+    assert_eq!(alerts["alerts"][0]["labels"]["user"], carol.as_str(), "{alerts}");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Secrets hygiene: the real gateway, given known secrets (API keys, the pseudonymization
-//! key, the checkpoint signing key), driven through ingest, queries, refused near-miss
-//! keys and a restart at `RUST_LOG=debug`, never prints any of them (nor their hex or
-//! base64 forms, nor a 16-character piece of them) on stderr, stdout or in an answer.
+//! key, the checkpoint signing key, the master key of its encrypted store and the new one
+//! it is rotated to), driven through ingest, queries, refused near-miss keys, a master key
+//! rotation (`auditgate keys rotate-master`, also at debug level) and a restart at
+//! `RUST_LOG=debug`, never prints any of them (nor their hex or base64 forms, nor a
+//! 16-character piece of them) on stderr, stdout or in an answer.
 
 use auditgate_tests::*;
 use std::collections::HashMap;
@@ -74,6 +76,14 @@ fn no_secret_reaches_logs_stdout_or_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pseudonym_file = dir.path().join("pseudonym.key");
     std::fs::write(&pseudonym_file, hex::encode(pseudonym_key)).expect("write the pseudonym key");
+    // Encryption at rest: the master key, and the one it is rotated to after round 1.
+    let master_key = |prefix: &str| -> [u8; 32] {
+        hex::decode(sha256_hex(unique_token(prefix).as_bytes())).expect("hex").try_into().expect("32 bytes")
+    };
+    let (old_master, new_master) = (master_key("master-"), master_key("new-master-"));
+    let (master_file, new_master_file) = (dir.path().join("master.key"), dir.path().join("new-master.key"));
+    std::fs::write(&master_file, hex::encode(old_master)).expect("write the master key");
+    std::fs::write(&new_master_file, hex::encode(new_master)).expect("write the new master key");
 
     let mut config = default_config();
     for (name, role, key) in [
@@ -92,6 +102,8 @@ fn no_secret_reaches_logs_stdout_or_answers() {
         ("AUDITGATE_CHECKPOINTS__KEY".to_string(), signing_key.clone()),
         ("AUDITGATE_CHECKPOINTS__EVERY_EVENTS".to_string(), "2".to_string()),
         ("AUDITGATE_ENGINE__PSEUDONYM_KEY_FILE".to_string(), pseudonym_file.display().to_string()),
+        ("AUDITGATE_STORAGE__ENCRYPTION".to_string(), "true".to_string()),
+        ("AUDITGATE_STORAGE__MASTER_KEY_FILE".to_string(), master_file.display().to_string()),
     ];
     let mut gw = Gateway::start_with(&config, StartOptions { env, ..Default::default() });
 
@@ -163,8 +175,22 @@ fn no_secret_reaches_logs_stdout_or_answers() {
         }
     };
     drive(&gw, 1);
-    // A restart without any reload: the same secrets are loaded again from env and files.
+    // The master key is rotated by the CLI (itself at debug level), then the new key is
+    // installed; the restart loads every other secret again from env and files.
+    let rotation = std::process::Command::new(binary_path())
+        .args(["keys", "rotate-master", "--url", &gw.base_url(), "--key", &admin_key, "--new-key-file"])
+        .arg(&new_master_file)
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("run keys rotate-master");
+    let cli_out = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&rotation.stdout),
+        String::from_utf8_lossy(&rotation.stderr)
+    );
+    assert!(rotation.status.success(), "rotate-master failed: {cli_out}");
     assert!(gw.stop(), "graceful stop");
+    std::fs::copy(&new_master_file, &master_file).expect("install the new master key");
     gw.restart();
     drive(&gw, 2);
     assert!(gw.stop(), "graceful stop");
@@ -176,6 +202,7 @@ fn no_secret_reaches_logs_stdout_or_answers() {
     assert!(stderr.contains("DEBUG"), "RUST_LOG=debug must give debug lines:\n{stderr}");
     assert!(stdout.contains(&public_key), "the gateway signs with the given key:\n{stdout}");
     assert_eq!(gw.starts(), 2);
+    assert!(stderr.contains("encryption at rest") && stderr.contains("master key rotated"), "{stderr}");
 
     let mut secrets: Vec<(&'static str, Vec<String>)> = vec![
         ("ingest key", forms(ingest_key.as_bytes())),
@@ -186,9 +213,13 @@ fn no_secret_reaches_logs_stdout_or_answers() {
     ];
     // The seed alone (after the 0x01 algorithm byte), in case it is printed on its own.
     secrets.push(("checkpoint signing seed", forms(&seed[1..])));
+    secrets.push(("master key", forms(&old_master)));
+    secrets.push(("new master key", forms(&new_master)));
     let pieces = pieces(&secrets);
     let mut found = Vec::new();
-    for (where_, text) in [("stderr", &stderr), ("stdout", &stdout), ("answers", &answers)] {
+    for (where_, text) in
+        [("stderr", &stderr), ("stdout", &stdout), ("answers", &answers), ("rotate-master output", &cli_out)]
+    {
         found.extend(leaks(text, &pieces).into_iter().take(20).map(|l| format!("{where_}: {l}")));
     }
     assert!(found.is_empty(), "secrets leaked:\n{}", found.join("\n"));

@@ -164,18 +164,20 @@ impl PolicyEngine {
     /// tables loaded and host counters/state in memory only (`check-config`, tests). Any
     /// failure names the policy (or table); nothing half-loaded is returned.
     pub fn load(config: &Config, pseudonymizer: Pseudonymizer) -> Result<Self, EngineError> {
-        Self::load_with_host(config, pseudonymizer, None)
+        Self::load_with_host(config, pseudonymizer, None, None)
     }
 
     /// [`PolicyEngine::load`] with host counters and state kept in `db`'s trees
     /// `host_counters` and `host_state` (restored now, persisted periodically and at
-    /// [`HostServices::shutdown`]).
+    /// [`HostServices::shutdown`]). `host_key`: an encrypted store's key for those trees
+    /// (`Store::host_key`), which then hold keyed hashes and sealed values only.
     pub fn load_durable(
         config: &Config,
         pseudonymizer: Pseudonymizer,
         db: &sled::Db,
+        host_key: Option<&crate::crypto::SecretKey>,
     ) -> Result<Self, EngineError> {
-        Self::load_with_host(config, pseudonymizer, Some(db))
+        Self::load_with_host(config, pseudonymizer, Some(db), host_key)
     }
 
     /// The policy set of a hot reload: `config`'s `[[policy]]` chain and `[[lookup]]`
@@ -193,8 +195,9 @@ impl PolicyEngine {
         config: &Config,
         pseudonymizer: Pseudonymizer,
         db: Option<&sled::Db>,
+        host_key: Option<&crate::crypto::SecretKey>,
     ) -> Result<Self, EngineError> {
-        let host = Arc::new(HostServices::start(config, db)?);
+        let host = Arc::new(HostServices::start(config, db, host_key)?);
         // Only the serving gateway (`load_durable`) keeps compiled components on disk:
         // `check-config` and `policy test` must not write into a data directory.
         let cache_dir = db.and_then(|_| config.module_cache_dir());

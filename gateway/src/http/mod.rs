@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod keys;
 pub mod ledger;
 pub mod openapi;
 pub mod query;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/reload", post(admin::reload))
         .route("/v1/admin/policies", get(admin::policies))
         .route("/v1/admin/erase", post(admin::erase))
+        .route("/v1/admin/keys/rotate-master", post(keys::rotate_master))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

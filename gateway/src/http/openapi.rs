@@ -47,6 +47,7 @@ use super::error::{ErrorBody, ErrorDetail};
         super::admin::reload,
         super::admin::policies,
         super::admin::erase,
+        super::keys::rotate_master,
         super::healthz,
         super::readyz,
         super::metrics,

@@ -6,6 +6,8 @@
 //! | `s` ‖ subject ref (16 bytes) | the kid of the subject's live key |
 //! | `e` ‖ kid | erasure tombstone (JSON: when, who asked): the key was destroyed on purpose |
 //! | `index` | the index key wrapped by the master key (label `index`) |
+//! | `host` | the policy host's key wrapped by the master key (label `host`): keys the
+//! hashes and seals the values of `host_counters`/`host_state` (see `engine::host::sealing`) |
 //!
 //! A subject ref is the keyed index hash of the subject (the event's `user`), so this
 //! tree names nobody. Erasing a subject removes its `s` and `k` entries and leaves the
@@ -13,6 +15,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use sled::transaction::{ConflictableTransactionResult, TransactionError, Transactional};
 
 use crate::crypto::{MasterKey, SecretKey};
 
@@ -26,6 +30,7 @@ pub(crate) type Kid = [u8; KID_LEN];
 pub(crate) type SubjectRef = [u8; 16];
 
 const INDEX_KEY: &[u8] = b"index";
+const HOST_KEY: &[u8] = b"host";
 
 /// What a kid names.
 #[derive(Debug, Clone)]
@@ -39,11 +44,13 @@ pub(crate) enum KeyState {
 /// The data keys, unwrapped on first use and cached.
 pub(crate) struct DataKeys {
     tree: sled::Tree,
-    master: MasterKey,
+    /// Swapped by [`DataKeys::rotate`]; read and written under `change` only.
+    master: RwLock<MasterKey>,
     by_kid: RwLock<HashMap<Kid, Arc<SecretKey>>>,
     by_subject: RwLock<HashMap<SubjectRef, Kid>>,
-    /// Serializes creating, loading into the caches, and erasing: an erased key is never
-    /// put back into a cache by a reader that loaded it just before.
+    /// Serializes creating, loading into the caches, erasing and re-wrapping: an erased
+    /// key is never put back into a cache by a reader that loaded it just before, and no
+    /// key is wrapped under a master key that a rotation is replacing.
     change: Mutex<()>,
 }
 
@@ -52,7 +59,7 @@ impl DataKeys {
     pub(crate) fn new(tree: sled::Tree, master: MasterKey) -> DataKeys {
         DataKeys {
             tree,
-            master,
+            master: RwLock::new(master),
             by_kid: RwLock::new(HashMap::new()),
             by_subject: RwLock::new(HashMap::new()),
             change: Mutex::new(()),
@@ -61,18 +68,106 @@ impl DataKeys {
 
     /// The index key; created (not flushed) when `create` (a new store) and none exists.
     pub(crate) fn index_key(&self, create: bool) -> Result<SecretKey, StoreError> {
-        match self.tree.get(INDEX_KEY)? {
-            Some(wrapped) => self.master.unwrap(INDEX_KEY, &wrapped).map_err(|e| {
-                StoreError::Encryption(format!("the index key does not open under the master key: {e}"))
+        let _guard = self.change.lock().unwrap_or_else(PoisonError::into_inner);
+        match self.named_key(INDEX_KEY, create)? {
+            Some(key) => Ok(key),
+            None => Err(StoreError::Corrupt("the encrypted store's index key is missing".into())),
+        }
+    }
+
+    /// The policy host's key, created (not flushed) when missing: stores encrypted before
+    /// the host's trees were protected get one at their next open.
+    pub(crate) fn host_key(&self) -> Result<SecretKey, StoreError> {
+        let _guard = self.change.lock().unwrap_or_else(PoisonError::into_inner);
+        self.named_key(HOST_KEY, true)?
+            .ok_or_else(|| StoreError::Corrupt("the encrypted store's host key is missing".into()))
+    }
+
+    /// The store-wide key under `label`; created when `create` and missing. Call with
+    /// `change` held.
+    fn named_key(&self, label: &[u8], create: bool) -> Result<Option<SecretKey>, StoreError> {
+        let master = self.master();
+        match self.tree.get(label)? {
+            Some(wrapped) => master.unwrap(label, &wrapped).map(Some).map_err(|e| {
+                StoreError::Encryption(format!(
+                    "the {} key does not open under the master key: {e}",
+                    String::from_utf8_lossy(label)
+                ))
             }),
-            None if !create => Err(StoreError::Corrupt("the encrypted store's index key is missing".into())),
+            None if !create => Ok(None),
             None => {
                 let key = SecretKey::random();
-                let wrapped = self.master.wrap(INDEX_KEY, &key).map_err(crypto_error)?;
-                self.tree.insert(INDEX_KEY, wrapped)?;
-                Ok(key)
+                let wrapped = master.wrap(label, &key).map_err(crypto_error)?;
+                self.tree.insert(label, wrapped)?;
+                Ok(Some(key))
             }
         }
+    }
+
+    /// The id of the master key the keys are wrapped under now.
+    pub(crate) fn master_id(&self) -> String {
+        self.master().id().to_owned()
+    }
+
+    /// Re-wraps every data key, the index key and the host key under `new`, and writes
+    /// `marker` (naming `new`'s id) under `marker_key` in `meta`, all in one sled
+    /// transaction; then `new` wraps every key created later. Nothing is flushed here.
+    /// Holds `change` throughout, so no key is created or erased meanwhile. Answers the
+    /// number of keys re-wrapped. Any key that does not open under the current master key
+    /// stops the rotation before anything is written.
+    pub(crate) fn rotate(
+        &self,
+        new: &MasterKey,
+        meta: &sled::Tree,
+        marker_key: &[u8],
+        marker: &[u8],
+    ) -> Result<u64, StoreError> {
+        let _guard = self.change.lock().unwrap_or_else(PoisonError::into_inner);
+        let old = self.master();
+        if old.id() == new.id() {
+            return Err(StoreError::Encryption(format!(
+                "the new master key (id {}) is the one in use already",
+                new.id()
+            )));
+        }
+        let mut rewrapped = Vec::new();
+        for item in self.tree.iter() {
+            let (name, wrapped) = item?;
+            let (label, what) = match name.first() {
+                Some(b'k') if name.len() == 1 + KID_LEN => {
+                    let label = data_label(name[1..].try_into().unwrap_or(&[0; KID_LEN]));
+                    (label, format!("data key {}", hex::encode(&name[1..])))
+                }
+                _ if name.as_ref() == INDEX_KEY || name.as_ref() == HOST_KEY => {
+                    (name.to_vec(), format!("the {} key", String::from_utf8_lossy(&name)))
+                }
+                _ => continue,
+            };
+            let key = old.unwrap(&label, &wrapped).map_err(|e| {
+                StoreError::Encryption(format!(
+                    "{what} does not open under the current master key ({e}): nothing was rotated"
+                ))
+            })?;
+            rewrapped.push((name, new.wrap(&label, &key).map_err(crypto_error)?));
+        }
+        (&self.tree, meta)
+            .transaction(|(keys, meta)| -> ConflictableTransactionResult<(), ()> {
+                for (name, wrapped) in &rewrapped {
+                    keys.insert(name.as_ref(), wrapped.as_slice())?;
+                }
+                meta.insert(marker_key, marker)?;
+                Ok(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => StoreError::Sled(e),
+                TransactionError::Abort(()) => StoreError::Encryption("the rotation was aborted".into()),
+            })?;
+        *self.master.write().unwrap_or_else(PoisonError::into_inner) = new.clone();
+        Ok(rewrapped.len() as u64)
+    }
+
+    fn master(&self) -> MasterKey {
+        read(&self.master).clone()
     }
 
     /// The live key of `subject`, created (written to the tree, not flushed: the writer's
@@ -99,7 +194,7 @@ impl DataKeys {
             None => {
                 let kid: Kid = rand::random();
                 let key = SecretKey::random();
-                let wrapped = self.master.wrap(&data_label(&kid), &key).map_err(crypto_error)?;
+                let wrapped = self.master().wrap(&data_label(&kid), &key).map_err(crypto_error)?;
                 self.tree.insert(tagged(b'k', &kid), wrapped)?;
                 self.tree.insert(tagged(b's', subject), &kid[..])?;
                 (kid, Arc::new(key))
@@ -146,7 +241,7 @@ impl DataKeys {
 
     fn load(&self, kid: &Kid) -> Result<Option<Arc<SecretKey>>, StoreError> {
         let Some(wrapped) = self.tree.get(tagged(b'k', kid))? else { return Ok(None) };
-        let key = self.master.unwrap(&data_label(kid), &wrapped).map_err(|e| {
+        let key = self.master().unwrap(&data_label(kid), &wrapped).map_err(|e| {
             StoreError::Encryption(format!(
                 "data key {} does not open under the master key: {e}",
                 hex::encode(kid)

@@ -66,6 +66,8 @@ pub struct EncryptionOptions {
 /// The open encryption state of a store.
 pub(crate) struct Sealing {
     keys: DataKeys,
+    /// The policy host's key (`data_keys` entry `host`), handed to the host at start-up.
+    host_key: crate::crypto::SecretKey,
     hasher: Arc<IndexHasher>,
     keying: Keying,
     fields: Vec<String>,
@@ -128,19 +130,41 @@ pub(crate) fn open(
     }
     let keys = DataKeys::new(db.open_tree("data_keys")?, opts.master.clone());
     let hasher = Arc::new(IndexHasher::new(&keys.index_key(marker_id.is_none())?));
+    let host_key = keys.host_key()?;
     if marker_id.is_none() {
         // After the index key: sled recovers a prefix of its log, so a marker implies the key.
-        let marker = json!({"version": 1, "aead": "xchacha20poly1305", "master_key_id": opts.master.id()});
-        trees.meta.insert(MARKER_KEY, serde_json::to_vec(&marker).map_err(json_error)?)?;
+        trees.meta.insert(MARKER_KEY, marker_bytes(opts.master.id())?)?;
     }
     let mut fields = opts.fields.clone();
     fields.sort();
     fields.dedup();
     let keying = Keying::Keyed { hasher: hasher.clone(), fields: fields.clone().into() };
-    Ok(Some(Sealing { keys, hasher, keying, fields }))
+    Ok(Some(Sealing { keys, host_key, hasher, keying, fields }))
+}
+
+/// The marker of an encrypted store whose keys are wrapped under `master_key_id`.
+fn marker_bytes(master_key_id: &str) -> Result<Vec<u8>, StoreError> {
+    let marker = json!({"version": 1, "aead": "xchacha20poly1305", "master_key_id": master_key_id});
+    serde_json::to_vec(&marker).map_err(json_error)
 }
 
 impl Sealing {
+    /// The id of the master key wrapping the store's keys now.
+    pub(crate) fn master_key_id(&self) -> String {
+        self.keys.master_id()
+    }
+
+    /// The policy host's key.
+    pub(crate) fn host_key(&self) -> &crate::crypto::SecretKey {
+        &self.host_key
+    }
+
+    /// Re-wraps every key under `new` and points the marker at it, in one sled
+    /// transaction (not flushed). Answers the number of keys re-wrapped.
+    pub(crate) fn rotate_master(&self, meta: &sled::Tree, new: &MasterKey) -> Result<u64, StoreError> {
+        self.keys.rotate(new, meta, MARKER_KEY, &marker_bytes(new.id())?)
+    }
+
     /// How index keys spell the sealed fields.
     pub(crate) fn keying(&self) -> &Keying {
         &self.keying

@@ -28,6 +28,7 @@ mod query;
 mod record;
 mod recovery;
 mod stats;
+mod rotation;
 mod trees;
 mod visible;
 mod walk;
@@ -46,6 +47,7 @@ pub use writer::FAILURE_RULE;
 pub use stats::{
     ActionMatch, ActivityRow, FieldCounts, HOUR_MICROS, SEALED, StatsBy, StatsQuery, StatsResult,
 };
+pub use rotation::Rotation;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
@@ -95,6 +97,8 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    /// sled's directory (for fsyncs outside the writer).
+    data_dir: PathBuf,
     trees: Trees,
     visible: Arc<Visible>,
     window: Window,
@@ -178,6 +182,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
+                data_dir: opts.data_dir.clone(),
                 trees,
                 visible,
                 window,

@@ -16,8 +16,10 @@ pub mod counters;
 pub mod log;
 pub mod lookup;
 pub mod persist;
+pub mod sealing;
 pub mod state;
 
+use std::borrow::Cow;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -28,6 +30,7 @@ use counters::CounterTable;
 use log::PolicyLog;
 use lookup::{LookupError, LookupTables};
 use persist::Durable;
+use sealing::HostSealing;
 use state::{StateCaps, StateTable};
 
 /// How often (in persister passes) expired counters and state are swept from memory.
@@ -93,6 +96,8 @@ pub struct PolicyHost {
     name: Arc<str>,
     /// The sled key prefix of this policy.
     prefix: Vec<u8>,
+    /// Over an encrypted store: the tables are keyed by keyed hashes of the policy's keys.
+    sealing: Option<Arc<HostSealing>>,
     limits: HostLimits,
     counters: Mutex<CounterTable>,
     state: Mutex<StateTable>,
@@ -101,10 +106,11 @@ pub struct PolicyHost {
 }
 
 impl PolicyHost {
-    fn new(name: &str, limits: &HostLimits) -> Self {
+    fn new(name: &str, limits: &HostLimits, durable: Option<&Durable>) -> Self {
         Self {
             name: Arc::from(name),
             prefix: persist::policy_prefix(name),
+            sealing: durable.and_then(|d| d.sealing().cloned()),
             limits: limits.clone(),
             counters: Mutex::new(CounterTable::default()),
             state: Mutex::new(StateTable::default()),
@@ -113,8 +119,14 @@ impl PolicyHost {
         }
     }
 
-    fn check_key(&self, call: &'static str, key: &str) -> Result<(), HostCallRefused> {
-        check_size(call, "key", key.len(), "max_key_bytes", self.limits.max_key_bytes)
+    /// Checks `key` against the cap and answers the name the tables keep it under: the
+    /// key itself, or its keyed hash over an encrypted store.
+    fn check_key<'k>(&self, call: &'static str, key: &'k str) -> Result<Cow<'k, str>, HostCallRefused> {
+        check_size(call, "key", key.len(), "max_key_bytes", self.limits.max_key_bytes)?;
+        Ok(match &self.sealing {
+            Some(s) => Cow::Owned(s.key_name(&self.prefix, key)),
+            None => Cow::Borrowed(key),
+        })
     }
 
     fn counters(&self) -> std::sync::MutexGuard<'_, CounterTable> {
@@ -152,7 +164,7 @@ impl Shared {
         let mut wrote = false;
         for p in &self.policies {
             let counters = persist::counter_changes(&p.prefix, &mut p.counters());
-            let state = persist::state_changes(&p.prefix, &mut p.state());
+            let state = persist::state_changes(&p.prefix, &mut p.state(), durable.sealing().map(|s| &**s));
             match durable.write(counters, state) {
                 Ok(w) => wrote |= w,
                 Err(e) => tracing::error!(policy = %p.name, error = %e, "cannot write host counters/state"),
@@ -196,14 +208,21 @@ pub struct HostServices {
 impl HostServices {
     /// Loads the `[[lookup]]` tables, reads back each policy's counters and state from
     /// `durable` (sled; `None`: memory only, e.g. `check-config`) and starts the persister.
-    pub fn start(config: &Config, durable: Option<&sled::Db>) -> Result<HostServices, HostError> {
+    /// `host_key` (an encrypted store's, `Store::host_key`): the trees hold keyed hashes
+    /// and sealed values only.
+    pub fn start(
+        config: &Config,
+        durable: Option<&sled::Db>,
+        host_key: Option<&crate::crypto::SecretKey>,
+    ) -> Result<HostServices, HostError> {
         let tables = LookupTables::load(&config.lookup)?;
-        let durable = durable.map(Durable::open).transpose()?;
+        let sealing = host_key.map(|k| Arc::new(HostSealing::new(k)));
+        let durable = durable.map(|db| Durable::open(db, sealing)).transpose()?;
         let limits = &config.engine.host;
         let (secs, ms) = wall_clock();
         let mut policies = Vec::with_capacity(config.policy.len());
         for pc in &config.policy {
-            let host = PolicyHost::new(&pc.name, limits);
+            let host = PolicyHost::new(&pc.name, limits, durable.as_ref());
             if let Some(d) = &durable {
                 d.load_policy(&host.prefix, &mut host.counters(), &mut host.state(), secs, ms)?;
                 let (c, s) = (host.counters().entries.len(), host.state().entries.len());
@@ -231,7 +250,7 @@ impl HostServices {
                 policies.push(kept.clone());
                 continue;
             }
-            let host = PolicyHost::new(&pc.name, limits);
+            let host = PolicyHost::new(&pc.name, limits, old.durable.as_ref());
             if let Some(d) = &old.durable {
                 d.load_policy(&host.prefix, &mut host.counters(), &mut host.state(), secs, ms)?;
             }
@@ -244,7 +263,7 @@ impl HostServices {
 
     /// Host services without sled (tests, benches): memory only, over loaded `tables`.
     pub fn in_memory(policies: &[&str], limits: HostLimits, tables: LookupTables) -> Result<Self, HostError> {
-        let policies = policies.iter().map(|p| Arc::new(PolicyHost::new(p, &limits))).collect();
+        let policies = policies.iter().map(|p| Arc::new(PolicyHost::new(p, &limits, None))).collect();
         Self::run(Shared { policies, durable: None, persist_lock: Arc::default() }, tables, &limits)
     }
 
@@ -330,7 +349,7 @@ impl HostContext {
     pub fn counter_add(&self, key: &str, delta: i64, window_secs: u32) -> Result<i64, HostCallRefused> {
         const CALL: &str = "counter-add";
         let p = &self.policy;
-        p.check_key(CALL, key)?;
+        let key = p.check_key(CALL, key)?;
         if window_secs == 0 || window_secs > p.limits.max_window_secs {
             return Err(refuse(
                 CALL,
@@ -342,22 +361,22 @@ impl HostContext {
         }
         let (now, _) = wall_clock();
         p.counters()
-            .add(key, delta, window_secs, now, p.limits.max_counter_keys)
+            .add(&key, delta, window_secs, now, p.limits.max_counter_keys)
             .map_err(|e| refuse(CALL, e.to_string()))
     }
 
     /// `state-get`: the live value under `key`.
     pub fn state_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostCallRefused> {
-        self.policy.check_key("state-get", key)?;
+        let key = self.policy.check_key("state-get", key)?;
         let (_, now_ms) = wall_clock();
-        Ok(self.policy.state().get(key, now_ms))
+        Ok(self.policy.state().get(&key, now_ms))
     }
 
     /// `state-set`: stores `value` under `key` for `ttl_secs` (0: no expiry).
     pub fn state_set(&self, key: &str, value: Vec<u8>, ttl_secs: u32) -> Result<(), HostCallRefused> {
         const CALL: &str = "state-set";
         let p = &self.policy;
-        p.check_key(CALL, key)?;
+        let key = p.check_key(CALL, key)?;
         check_size(CALL, "value", value.len(), "max_value_bytes", p.limits.max_value_bytes)?;
         let (_, now_ms) = wall_clock();
         let expires_ms = match ttl_secs {
@@ -365,7 +384,7 @@ impl HostContext {
             ttl => now_ms.saturating_add(u64::from(ttl) * 1000),
         };
         let caps = StateCaps { max_keys: p.limits.max_state_keys, max_bytes: p.limits.max_state_bytes };
-        p.state().set(key, value, expires_ms, now_ms, caps).map_err(|e| refuse(CALL, e.to_string()))
+        p.state().set(&key, value, expires_ms, now_ms, caps).map_err(|e| refuse(CALL, e.to_string()))
     }
 
     /// `lookup`: the answer of `table` for `key`; an unknown table answers `None` and is
