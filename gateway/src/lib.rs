@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod loadgen;
 pub mod metrics;
 pub mod reload;
+pub mod retention;
 pub mod server;
 pub mod store;
 pub mod tls;

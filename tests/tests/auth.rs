@@ -50,6 +50,15 @@ fn endpoints() -> Vec<Endpoint> {
             role: "admin",
             body: Some(("application/json", br#"{"user": "auth-test-erased"}"#.to_vec())),
         },
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/admin/legal-holds",
+            role: "admin",
+            body: Some(("application/json", br#"{"user": "auth-test-held", "reason": "auth"}"#.to_vec())),
+        },
+        Endpoint { method: Method::GET, path: "/v1/admin/legal-holds", role: "admin", body: None },
+        // The hold the POST above made (the admin tries last, after the POST's admin try).
+        Endpoint { method: Method::DELETE, path: "/v1/admin/legal-holds/hold-1", role: "admin", body: None },
     ]
 }
 
@@ -67,8 +76,10 @@ fn routed_paths() -> Vec<String> {
 fn the_matrix_covers_every_route_of_the_router() {
     let routes = routed_paths();
     assert!(routes.len() >= 10, "the router source did not parse: {routes:?}");
-    let covered: Vec<String> =
-        endpoints().iter().map(|e| e.path.split('?').next().unwrap_or("").replace("/1", "/{seq}")).collect();
+    let covered: Vec<String> = endpoints()
+        .iter()
+        .map(|e| e.path.split('?').next().unwrap_or("").replace("/1", "/{seq}").replace("/hold-1", "/{id}"))
+        .collect();
     let missing: Vec<&String> =
         routes.iter().filter(|r| !covered.contains(r) && !OPEN.contains(&r.as_str())).collect();
     assert!(missing.is_empty(), "routes without a key/role check in this file: {missing:?}");
@@ -132,8 +143,9 @@ fn every_endpoint_checks_key_and_role() {
         }
     }
     assert!(failures.is_empty(), "{} wrong answers:\n{}", failures.len(), failures.join("\n"));
-    // Only the two successful ingest calls (plus the seed) and the erasure stored anything.
-    assert_eq!(gw.count_events(), 4);
+    // Only the two successful ingest calls (plus the seed), the erasure and the legal hold's
+    // creation and release stored anything.
+    assert_eq!(gw.count_events(), 6);
 }
 
 #[test]

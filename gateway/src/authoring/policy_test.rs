@@ -124,6 +124,8 @@ impl PolicyTester {
             policy: vec![policy],
             lookup: Vec::new(),
             checkpoints: Default::default(),
+            retention: Default::default(),
+            legal_hold: Vec::new(),
         };
         let limits = Limits {
             max_event_bytes: gateway_config.server.max_event_bytes,

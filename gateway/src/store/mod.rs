@@ -16,6 +16,7 @@ mod durability;
 mod encryption;
 mod erasure;
 mod error;
+mod holds;
 mod idempotency;
 mod indexes;
 mod keys;
@@ -26,6 +27,7 @@ mod quarantine;
 mod query;
 mod record;
 mod recovery;
+mod retention;
 mod trees;
 mod visible;
 mod walk;
@@ -38,11 +40,13 @@ pub use checkpoints::CheckpointOptions;
 pub use encryption::{DEFAULT_SEALED_FIELDS, ERASED, EncryptionOptions, UNSEALABLE_FIELDS};
 pub use erasure::Erasure;
 pub use error::StoreError;
+pub use holds::{HoldError, HoldOrigin, HoldScope, LegalHold};
 pub use proofs::RangeCheck;
+pub use retention::{Progress, RetentionError, RetentionPolicy, RetentionReport, SegmentWritten, Stopped};
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -96,6 +100,12 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Whether the writer's last group commit failed.
     health: Arc<WriterHealth>,
+    /// sled's directory (retention fsyncs it after removing records).
+    data_dir: PathBuf,
+    /// `[[legal_hold]]` from the config.
+    config_holds: RwLock<Vec<LegalHold>>,
+    /// One retention run at a time.
+    retention: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -155,6 +165,9 @@ impl Store {
                 sender: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
                 health,
+                data_dir: opts.data_dir.clone(),
+                config_holds: RwLock::new(Vec::new()),
+                retention: Mutex::new(()),
             }),
         })
     }
@@ -196,7 +209,7 @@ impl Store {
     /// The durable record at `seq` as a JSON object: the event fields plus `seq`,
     /// `received_at`, `source`, `policy_set`, `redacted` and `tags`.
     pub fn get(&self, seq: u64) -> Result<Option<Value>, StoreError> {
-        if seq == 0 || seq > self.inner.visible.seq() {
+        if seq == 0 || seq > self.inner.visible.seq() || seq < self.inner.trees.retained_from()? {
             return Ok(None);
         }
         match self.inner.trees.log.get(u64_key(seq))? {
