@@ -65,11 +65,12 @@ fn hold_error(e: HoldError) -> ApiError {
 #[utoipa::path(
     post,
     path = "/v1/admin/legal-holds",
+    operation_id = "create_legal_hold",
     tag = "admin",
     security(("admin_key" = [])),
     request_body(content = HoldRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "The hold is durable and its audit event written", body = HoldAnswer),
+        (status = 200, description = "The hold is durable and its audit event written", body = HoldAnswer),
         (status = 400, description = "Not a hold: unknown field, no `user`/`from`/`to`, a time that is not RFC 3339, `from` not before `to`", body = ErrorBody),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
         (status = 403, description = "The key is not an admin key", body = ErrorBody),
@@ -101,13 +102,14 @@ pub async fn create(
         .map_err(hold_error)?;
     let seq = record(&state, HOLD_CREATE_ACTION, &caller.name, &hold).await?;
     tracing::info!(id = %hold.id, by = %caller.name, "legal hold created");
-    Ok((StatusCode::CREATED, Json(HoldAnswer { hold, seq })).into_response())
+    Ok(Json(HoldAnswer { hold, seq }).into_response())
 }
 
 /// Every legal hold in force (config and API).
 #[utoipa::path(
     get,
     path = "/v1/admin/legal-holds",
+    operation_id = "list_legal_holds",
     tag = "admin",
     security(("admin_key" = [])),
     responses(
@@ -128,6 +130,7 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<
 #[utoipa::path(
     delete,
     path = "/v1/admin/legal-holds/{id}",
+    operation_id = "release_legal_hold",
     tag = "admin",
     security(("admin_key" = [])),
     params(("id" = String, Path, description = "The hold's id (`hold-<n>`)")),
