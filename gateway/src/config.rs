@@ -47,6 +47,12 @@ pub struct Config {
     /// `[delivery]`: the outbox's retries.
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// `[retention]`: archiving and removing old records (see `crate::retention`).
+    #[serde(default)]
+    pub retention: crate::retention::RetentionConfig,
+    /// `[[legal_hold]]`: records and subjects retention and erasure must leave alone.
+    #[serde(default)]
+    pub legal_hold: Vec<crate::retention::LegalHoldConfig>,
 }
 
 /// `[server]`: where to listen, how much a client may send, and HTTPS.
@@ -425,6 +431,7 @@ impl Config {
             &mut self.server.tls_cert,
             &mut self.server.tls_key,
             &mut self.server.tls_client_ca,
+            &mut self.retention.archive_dir,
         ]
         .into_iter()
         .flatten()
@@ -563,6 +570,7 @@ impl Config {
                 "must be outside storage.data_dir (a copy that survives a rewrite of the data directory)",
             ));
         }
+        self.validate_retention()?;
         if !self.server.listen.ip().is_loopback() && self.has_development_key() {
             return Err(invalid(
                 "server.listen".into(),

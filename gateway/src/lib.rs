@@ -20,6 +20,7 @@ pub mod loadgen;
 pub mod metrics;
 pub mod reload;
 pub mod reports;
+pub mod retention;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -70,6 +70,16 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Retention: `retention run` archives and removes old records of a stopped gateway.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Archive segments written by retention: `archive verify SEGMENT`.
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
     /// Send workload W1 to a running gateway and report events/s, latency and errors.
     /// Exit status 1 when any request failed.
     Bench(auditgate::loadgen::BenchArgs),
@@ -94,6 +104,29 @@ enum KeysCommand {
         /// PEM file of the CA that signed the gateway's certificate (https:// only).
         #[arg(long)]
         ca_cert: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RetentionCommand {
+    /// Run retention once on a stopped gateway's data directory (`[retention]` of the
+    /// config; runs whether or not `enabled` is set), with progress on standard error.
+    Run {
+        #[arg(long, short, default_value = "policy.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ArchiveCommand {
+    /// Prove a segment against its signed checkpoint: signature (with --public-key),
+    /// records, `prev` links, roots, consistency proof. Exit status 0: proven; 1: not.
+    Verify {
+        /// The segment's directory (or its manifest.json).
+        segment: PathBuf,
+        /// The log's public key (`name+id+base64`) or a file holding it.
+        #[arg(long)]
+        public_key: Option<String>,
     },
 }
 
@@ -210,6 +243,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("FAILED at seq {}: {}: {}", d.seq, d.kind.as_str(), d.detail);
                 return Ok(ExitCode::from(1));
             }
+            if report.first_seq > 1 {
+                println!(
+                    "records 1..{} were archived by retention (`auditgate archive verify`); verified from seq {}",
+                    report.first_seq - 1,
+                    report.first_seq
+                );
+            }
             println!(
                 "ok: {} records, chain and Merkle tree intact, {} checkpoint(s) consistent{}",
                 report.records,
@@ -318,6 +358,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 new_key.id()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Retention { command: RetentionCommand::Run { config } } => {
+            let config = Config::load(&config)?;
+            let report = auditgate::retention::run_offline(&config, &mut |phase, done, total| {
+                eprintln!("retention: {phase} {done}/{total} records");
+            })?;
+            for s in &report.segments {
+                println!("archived {}..={} -> {}", s.first_seq, s.last_seq, s.path.display());
+            }
+            println!(
+                "ok: {} record(s) archived, {} removed from the store, first remaining seq {}; stopped: {} (cutoff {})",
+                report.archived, report.removed, report.first_remaining, report.stopped, report.cutoff
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Archive { command: ArchiveCommand::Verify { segment, public_key } } => {
+            let key = public_key.as_deref().map(public_key_arg).transpose()?;
+            match auditgate::ledger::archive::verify_segment(&segment, key.as_ref()) {
+                Ok(r) => {
+                    println!(
+                        "ok: records {}..={} proven against signed checkpoint #{} of {} (size {}){}",
+                        r.first_seq,
+                        r.last_seq,
+                        r.checkpoint_number,
+                        r.origin,
+                        r.checkpoint_size,
+                        if r.signature_checked {
+                            ", signature valid"
+                        } else {
+                            " (signature NOT checked: no --public-key)"
+                        }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("FAILED: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
     }
 }

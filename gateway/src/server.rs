@@ -41,6 +41,8 @@ pub enum ServeError {
     Bind { addr: String, source: std::io::Error },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("legal holds: {0}")]
+    Retention(String),
 }
 
 /// Runs start-up and shutdown work that blocks (compiling policies, file I/O, joining
@@ -100,6 +102,7 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
         let (config, store) = (config.clone(), store.clone());
         blocking(move || crate::delivery::Deliveries::start(&config, &store)).await??
     };
+    store.set_config_holds(config.config_holds()).map_err(|e| ServeError::Retention(e.to_string()))?;
 
     let key_path = config.pseudonym_key_path();
     let pseudonymizer = Pseudonymizer::load_or_create(&key_path)
@@ -160,8 +163,12 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
         out.flush()?;
     }
     let client_ca = config.server.tls_client_ca.is_some();
+    let retention = crate::retention::spawn_job(store.clone(), &config);
     crate::tls::serve(listener, tls, client_ca, http::router(state), shutdown).await?;
     tracing::info!("shutting down: persisting policy host state, flushing the store");
+    if let Some(job) = retention {
+        job.abort();
+    }
     reloader.finish().await;
     let engine = active.load_full();
     blocking(move || engine.host().shutdown()).await?;

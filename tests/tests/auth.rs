@@ -61,6 +61,15 @@ fn endpoints() -> Vec<Endpoint> {
                 format!(r#"{{"new_master_key": "{}"}}"#, "8".repeat(64)).into_bytes(),
             )),
         },
+        Endpoint {
+            method: Method::POST,
+            path: "/v1/admin/legal-holds",
+            role: "admin",
+            body: Some(("application/json", br#"{"user": "auth-test-held", "reason": "auth"}"#.to_vec())),
+        },
+        Endpoint { method: Method::GET, path: "/v1/admin/legal-holds", role: "admin", body: None },
+        // The hold the POST above made (the admin tries last, after the POST's admin try).
+        Endpoint { method: Method::DELETE, path: "/v1/admin/legal-holds/hold-1", role: "admin", body: None },
     ]
 }
 
@@ -87,6 +96,7 @@ fn the_matrix_covers_every_route_of_the_router() {
                 .unwrap_or("")
                 .replace("/1", "/{seq}")
                 .replace("/v1/reports/pci-dss", "/v1/reports/{framework}")
+                .replace("/hold-1", "/{id}")
         })
         .collect();
     let missing: Vec<&String> =
@@ -152,9 +162,9 @@ fn every_endpoint_checks_key_and_role() {
         }
     }
     assert!(failures.is_empty(), "{} wrong answers:\n{}", failures.len(), failures.join("\n"));
-    // Only the two successful ingest calls (plus the seed), the erasure and the master key
-    // rotation stored anything.
-    assert_eq!(gw.count_events(), 5);
+    // Only the two successful ingest calls (plus the seed), the erasure, the master key
+    // rotation and the legal hold's creation and release stored anything.
+    assert_eq!(gw.count_events(), 7);
 }
 
 #[test]

@@ -126,6 +126,8 @@ impl PolicyTester {
             checkpoints: Default::default(),
             sink: Vec::new(),
             delivery: Default::default(),
+            retention: Default::default(),
+            legal_hold: Vec::new(),
         };
         let limits = Limits {
             max_event_bytes: gateway_config.server.max_event_bytes,

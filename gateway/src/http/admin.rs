@@ -151,7 +151,7 @@ pub async fn policies(State(state): State<AppState>, auth: Authenticated) -> Res
         (status = 400, description = "The body is not `{\"user\": \"...\"}` with a non-empty user", body = ErrorBody),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
         (status = 403, description = "The key is not an admin key", body = ErrorBody),
-        (status = 409, description = "The store is not encrypted (`storage.encryption = false`): nothing to shred", body = ErrorBody),
+        (status = 409, description = "A legal hold covers the subject (`legal_hold`, naming the hold), or the store is not encrypted (`not_encrypted`, `storage.encryption = false`): nothing to shred", body = ErrorBody),
         (status = 503, description = "The store cannot be written", body = ErrorBody),
     )
 )]
@@ -166,6 +166,21 @@ pub async fn erase(
     })?;
     if request.user.is_empty() {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", "`user` must not be empty"));
+    }
+    let held = state
+        .store
+        .hold_blocking_erasure(&request.user)
+        .map_err(|e| ApiError::unavailable(format!("cannot read the legal holds: {e}")))?;
+    if let Some(hold) = held {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "legal_hold",
+            format!(
+                "legal hold {} covers this subject's events ({}): release it before erasing",
+                hold.id,
+                if hold.reason.is_empty() { "no reason given" } else { hold.reason.as_str() }
+            ),
+        ));
     }
     if !state.store.is_encrypted() {
         return Err(ApiError::new(

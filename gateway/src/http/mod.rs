@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod keys;
+pub mod holds;
 pub mod ledger;
 pub mod openapi;
 pub mod query;
@@ -68,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/policies", get(admin::policies))
         .route("/v1/admin/erase", post(admin::erase))
         .route("/v1/admin/keys/rotate-master", post(keys::rotate_master))
+        .route("/v1/admin/legal-holds", post(holds::create).get(holds::list))
+        .route("/v1/admin/legal-holds/{id}", axum::routing::delete(holds::release))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -237,6 +237,22 @@ impl Frontier {
         self.size
     }
 
+    /// The roots of the perfect subtrees, largest (leftmost) first: what an archive
+    /// manifest stores to let the tree continue after the records it no longer holds.
+    pub fn hashes(&self) -> Vec<Hash> {
+        self.stack.iter().map(|&(_, h)| h).collect()
+    }
+
+    /// The frontier of a tree of `size` leaves from its subtree roots ([`Frontier::hashes`]);
+    /// `None` when their number is not the number of one bits of `size`.
+    pub fn from_hashes(size: u64, hashes: &[Hash]) -> Option<Frontier> {
+        if hashes.len() != size.count_ones() as usize {
+            return None;
+        }
+        let levels = (0..64u8).rev().filter(|l| size >> l & 1 == 1);
+        Some(Frontier { size, stack: levels.zip(hashes.iter().copied()).collect() })
+    }
+
     /// Appends a leaf; `completed(level, index, hash)` sees every perfect subtree this
     /// completes, the leaf itself (level 0) first.
     pub fn push(&mut self, leaf: Hash, mut completed: impl FnMut(u8, u64, &Hash)) {

@@ -4,6 +4,7 @@
 //! Everything here is independent of sled: the store feeds it bytes and keeps what it
 //! produces (see `store::chain`), and the offline verifier reads the same files.
 
+pub mod archive;
 pub mod bundle;
 pub mod checkpoint;
 pub mod jcs;

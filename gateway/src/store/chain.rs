@@ -35,10 +35,15 @@ pub(crate) struct SledNodes<'a> {
 }
 
 impl SledNodes<'_> {
-    /// The leaf hash of record `seq` (hashing its stored bytes).
+    /// The leaf hash of record `seq` (hashing its stored bytes; for a record retention
+    /// archived, the leaf hash it kept, see [`keep_leaf`]).
     pub(crate) fn leaf(&self, seq: u64) -> Result<Hash, StoreError> {
-        match self.trees.log.get(u64_key(seq))? {
-            Some(bytes) => Ok(merkle::leaf_hash(&bytes)),
+        if let Some(bytes) = self.trees.log.get(u64_key(seq))? {
+            return Ok(merkle::leaf_hash(&bytes));
+        }
+        match self.trees.merkle.get(node_key(0, seq.wrapping_sub(1)))? {
+            Some(v) => <Hash>::try_from(&v[..])
+                .map_err(|_| StoreError::Corrupt(format!("the kept leaf of record {seq} is not 32 bytes"))),
             None => Err(StoreError::Corrupt(format!("record {seq} is missing from the log"))),
         }
     }
@@ -96,6 +101,23 @@ impl TreeState {
     pub(crate) fn root(&self) -> Hash {
         self.frontier.root()
     }
+}
+
+/// Keeps the leaf hash of record `seq` (about to be archived and removed) as a level-0
+/// node, for the subtrees below [`STORED_FROM_LEVEL`] that proofs and the tree's edge
+/// still compute from it (not flushed).
+pub(crate) fn keep_leaf(trees: &Trees, seq: u64, leaf: &Hash) -> Result<(), StoreError> {
+    trees.merkle.insert(node_key(0, seq - 1), &leaf[..])?;
+    Ok(())
+}
+
+/// Drops kept leaves of records before `seq` (no proof needs them any more; not flushed).
+pub(crate) fn drop_kept_leaves_before(trees: &Trees, seq: u64) -> Result<(), StoreError> {
+    for item in trees.merkle.range(node_key(0, 0)..node_key(0, seq.saturating_sub(1))) {
+        let (key, _) = item?;
+        trees.merkle.remove(key)?;
+    }
+    Ok(())
 }
 
 /// The chain head after `size` records: the leaf hash of the last one.

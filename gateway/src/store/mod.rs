@@ -16,6 +16,7 @@ mod durability;
 mod encryption;
 mod erasure;
 mod error;
+mod holds;
 mod idempotency;
 mod indexes;
 mod keys;
@@ -29,6 +30,7 @@ mod record;
 mod recovery;
 mod stats;
 mod rotation;
+mod retention;
 mod trees;
 mod visible;
 mod walk;
@@ -48,10 +50,12 @@ pub use stats::{
     ActionMatch, ActivityRow, FieldCounts, HOUR_MICROS, SEALED, StatsBy, StatsQuery, StatsResult,
 };
 pub use rotation::Rotation;
+pub use holds::{HoldError, HoldOrigin, HoldScope, LegalHold};
+pub use retention::{Progress, RetentionError, RetentionPolicy, RetentionReport, SegmentWritten, Stopped};
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -114,6 +118,12 @@ struct Inner {
     /// The `stats` tree, filled by `indexer` after the writer.
     rollups: Arc<stats::Rollups>,
     indexer: stats::Indexer,
+    /// sled's directory (retention fsyncs it after removing records).
+    data_dir: PathBuf,
+    /// `[[legal_hold]]` from the config.
+    config_holds: RwLock<Vec<LegalHold>>,
+    /// One retention run at a time.
+    retention: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -194,6 +204,9 @@ impl Store {
                 signal,
                 rollups,
                 indexer,
+                data_dir: opts.data_dir.clone(),
+                config_holds: RwLock::new(Vec::new()),
+                retention: Mutex::new(()),
             }),
         })
     }
@@ -235,7 +248,7 @@ impl Store {
     /// The durable record at `seq` as a JSON object: the event fields plus `seq`,
     /// `received_at`, `source`, `policy_set`, `redacted` and `tags`.
     pub fn get(&self, seq: u64) -> Result<Option<Value>, StoreError> {
-        if seq == 0 || seq > self.inner.visible.seq() {
+        if seq == 0 || seq > self.inner.visible.seq() || seq < self.inner.trees.retained_from()? {
             return Ok(None);
         }
         match self.inner.trees.log.get(u64_key(seq))? {

@@ -32,6 +32,8 @@ pub struct OfflineReport {
     pub uncommitted: u64,
     /// The first damage found, if any.
     pub damage: Option<Damage>,
+    /// The first `seq` in the log: records before it were archived by retention (1: none).
+    pub first_seq: u64,
 }
 
 /// Where the checkpoints to trust come from.
@@ -72,6 +74,7 @@ pub fn verify_dir(
         signatures_checked: inputs.public_key.is_some(),
         uncommitted: 0,
         damage: None,
+        first_seq: trees.retained_from()?,
     };
     let mut parsed = Vec::with_capacity(notes.len());
     for note in &notes {
@@ -104,7 +107,9 @@ pub fn verify_dir(
     }
     let committed = trees.committed()?.map_or(0, |c| c.seq);
     report.uncommitted = trees.log.range(u64_key(committed.saturating_add(1))..).count() as u64;
-    let walked = walk::walk(&trees, 1, committed, &parsed, progress)?;
+    // After retention the walk starts at the anchor: the kept Merkle subtrees give the tree
+    // before it, the kept leaf of the record before it the expected `prev`.
+    let walked = walk::walk(&trees, report.first_seq, committed, &parsed, progress)?;
     report.records = walked.records;
     report.damage = walked.damage;
     Ok(report)

@@ -91,7 +91,13 @@ impl Store {
     /// here: `auditgate verify --public-key` does, offline.
     pub fn verify_range(&self, from: Option<u64>, to: Option<u64>) -> Result<RangeCheck, StoreError> {
         let count = self.count();
-        let (from, to) = (from.unwrap_or(1), to.unwrap_or(count));
+        let first = self.retained_from()?;
+        let (from, to) = (from.unwrap_or(first), to.unwrap_or(count));
+        if from < first && from > 0 {
+            return Err(StoreError::InvalidInput(format!(
+                "records before seq {first} were archived by retention (check them with `auditgate archive verify`); from must be at least {first}"
+            )));
+        }
         if from == 0 || to > count || (from > to && count > 0) {
             return Err(StoreError::InvalidInput(format!(
                 "the range from={from} to={to} is not inside the log's {count} records (1 <= from <= to <= {count})"
@@ -115,7 +121,7 @@ impl Store {
             return Ok(RangeCheck { from, to, records: 0, checkpoints: 0, damage: Some(damage) });
         }
         checkpoints.retain(|c| c.size >= from && c.size <= to);
-        if count == 0 {
+        if count == 0 || from > count {
             return Ok(RangeCheck { from: 0, to: 0, records: 0, checkpoints: 0, damage: None });
         }
         let walked = walk::walk(&self.inner.trees, from, to, &checkpoints, |_, _| {})?;

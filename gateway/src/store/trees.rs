@@ -12,6 +12,9 @@
 //! | `merkle` | level (u8) ‖ index (u64 BE) | SHA-256 of a perfect subtree, levels ≥ 4 (see `chain`) |
 //! | `checkpoints` | checkpoint number (u64 BE) | signed note (see `checkpoints`) |
 //! | `meta` | `committed` | last committed `seq` ‖ alert id ‖ quarantine id (u64 BE each) |
+//! | `meta` | `retention` | first `seq` still in the log after retention archived the ones before (u64 BE; absent: 1) |
+//! | `merkle` | 0 ‖ index (u64 BE) | leaf hash of an archived record whose 16-leaf block proofs and the tree's edge still need (see `retention`) |
+//! | `legal_holds` | hold id | legal hold JSON (see `holds`); `\0next` holds the last number handed out |
 //! | `meta` | `encryption` | encrypted stores only: JSON marker with the master key's id (see `encryption`) |
 //! | `data_keys` | see `data_keys` | encrypted stores only: wrapped data keys, subject refs, tombstones, the index key |
 //! | `stats` | see `stats` | hourly rollups for `GET /v1/stats` and the reports, derived from the log by the indexer thread |
@@ -22,6 +25,9 @@ use super::keys::read_u64;
 
 /// Key of the commit marker in the `meta` tree.
 const COMMITTED_KEY: &[u8] = b"committed";
+
+/// Key of the retention anchor in the `meta` tree.
+const RETENTION_KEY: &[u8] = b"retention";
 
 /// Handles to every tree of the store.
 #[derive(Debug, Clone)]
@@ -46,6 +52,8 @@ pub(crate) struct Trees {
     pub checkpoints: sled::Tree,
     /// The commit marker.
     pub meta: sled::Tree,
+    /// Legal holds made through the API.
+    pub holds: sled::Tree,
 }
 
 impl Trees {
@@ -69,6 +77,7 @@ impl Trees {
             merkle: db.open_tree("merkle")?,
             checkpoints: db.open_tree("checkpoints")?,
             meta: db.open_tree("meta")?,
+            holds: db.open_tree("legal_holds")?,
         })
     }
 
@@ -92,13 +101,30 @@ impl Trees {
         }
     }
 
+    /// The first `seq` still in the log: 1, or the one after the last record retention
+    /// archived and removed (records below it may still be present while a removal is
+    /// unfinished; they are no longer part of the log).
+    pub(crate) fn retained_from(&self) -> Result<u64, StoreError> {
+        match self.meta.get(RETENTION_KEY)? {
+            None => Ok(1),
+            Some(v) => read_u64(&v),
+        }
+    }
+
+    /// Moves the retention anchor (not flushed).
+    pub(crate) fn set_retained_from(&self, first: u64) -> Result<(), StoreError> {
+        self.meta.insert(RETENTION_KEY, &first.to_be_bytes()[..])?;
+        Ok(())
+    }
+
     /// Writes the commit marker (not flushed).
     pub(crate) fn set_committed(&self, c: Counters) -> Result<(), StoreError> {
         self.meta.insert(COMMITTED_KEY, &c.to_bytes()[..])?;
         Ok(())
     }
 
-    /// The highest numbers present in the log, alerts and quarantine trees.
+    /// The highest numbers present in the log, alerts and quarantine trees. Records that
+    /// retention archived count as present (it may have removed the whole log).
     pub(crate) fn last_keys(&self) -> Result<Counters, StoreError> {
         let last = |tree: &sled::Tree| -> Result<u64, StoreError> {
             match tree.last()? {
@@ -107,7 +133,7 @@ impl Trees {
             }
         };
         Ok(Counters {
-            seq: last(&self.log)?,
+            seq: last(&self.log)?.max(self.retained_from()?.saturating_sub(1)),
             alert: last(&self.alerts)?,
             quarantine: last(&self.quarantine)?,
         })

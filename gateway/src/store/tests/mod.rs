@@ -9,6 +9,7 @@ mod idempotency;
 mod lists;
 mod query;
 mod recovery;
+mod retention;
 
 use std::path::Path;
 use std::time::Duration;
