@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod event;
+pub mod export;
 pub mod http;
 pub mod ingest;
 pub mod ledger;

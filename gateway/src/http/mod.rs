@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod ledger;
 pub mod openapi;
 pub mod query;
@@ -58,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consistency", get(ledger::consistency))
         .route("/v1/verify", get(ledger::verify))
         .route("/v1/alerts", get(query::list_alerts))
+        .route("/v1/export", get(export::export))
+        .route("/v1/lookup", get(export::lookup))
         .route("/v1/quarantine", get(query::list_quarantine))
         .route("/v1/admin/reload", post(admin::reload))
         .route("/v1/admin/policies", get(admin::policies))
