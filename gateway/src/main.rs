@@ -70,7 +70,7 @@ enum Command {
     Bench(auditgate::loadgen::BenchArgs),
     /// Download `GET /v1/export` (jsonl, csv, ocsf or cef) into a file, with the same
     /// filters; the file appears only when the whole export has arrived.
-    Export(auditgate::export::download::ExportArgs),
+    Export(Box<auditgate::export::download::ExportArgs>),
 }
 
 #[derive(Debug, Subcommand)]
