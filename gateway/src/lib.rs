@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod engine;
 pub mod event;
+pub mod export;
 pub mod http;
 pub mod ingest;
 pub mod keys_cli;

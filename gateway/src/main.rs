@@ -83,6 +83,9 @@ enum Command {
     /// Send workload W1 to a running gateway and report events/s, latency and errors.
     /// Exit status 1 when any request failed.
     Bench(auditgate::loadgen::BenchArgs),
+    /// Download `GET /v1/export` (jsonl, csv, ocsf or cef) into a file, with the same
+    /// filters; the file appears only when the whole export has arrived.
+    Export(Box<auditgate::export::download::ExportArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +173,23 @@ fn progress_bar() -> indicatif::ProgressBar {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// A spinner with bytes and lines received, on standard error when it is a terminal.
+fn export_spinner() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let target = if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let spinner = indicatif::ProgressBar::with_draw_target(None, target);
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {binary_bytes} {msg} {binary_bytes_per_sec}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
 }
 
 /// The process allocator. sled's writer path allocates and frees node copies for every
@@ -397,6 +417,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::Export(args) => {
+            let spinner = export_spinner();
+            let done = auditgate::export::download::download(&args, |bytes, lines| {
+                spinner.set_position(bytes);
+                spinner.set_message(format!("{lines} lines"));
+            });
+            spinner.finish_and_clear();
+            let done = done?;
+            println!("wrote {} ({} bytes, {} lines)", args.output.display(), done.bytes, done.lines);
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

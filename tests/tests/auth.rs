@@ -37,6 +37,8 @@ fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint { method: Method::GET, path: "/v1/events/1", role: "auditor", body: None },
         Endpoint { method: Method::GET, path: "/v1/alerts", role: "auditor", body: None },
+        Endpoint { method: Method::GET, path: "/v1/export?format=csv", role: "auditor", body: None },
+        Endpoint { method: Method::GET, path: "/v1/lookup?value=auth-test", role: "auditor", body: None },
         Endpoint { method: Method::GET, path: "/v1/quarantine", role: "admin", body: None },
         Endpoint { method: Method::GET, path: "/v1/events/1/proof", role: "auditor", body: None },
         Endpoint { method: Method::GET, path: "/v1/checkpoint", role: "auditor", body: None },

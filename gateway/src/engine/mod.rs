@@ -160,6 +160,12 @@ struct InFlight {
 }
 
 impl PolicyEngine {
+    /// The pseudonymization key's holder: `GET /v1/lookup` computes what `pseudonymize`
+    /// patches write with the same function and key.
+    pub fn pseudonymizer(&self) -> &Pseudonymizer {
+        &self.pseudonymizer
+    }
+
     /// Compiles and initialises every `[[policy]]` of `config`, with the `[[lookup]]`
     /// tables loaded and host counters/state in memory only (`check-config`, tests). Any
     /// failure names the policy (or table); nothing half-loaded is returned.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod keys;
 pub mod holds;
+pub mod export;
 pub mod ledger;
 pub mod openapi;
 pub mod query;
@@ -62,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consistency", get(ledger::consistency))
         .route("/v1/verify", get(ledger::verify))
         .route("/v1/alerts", get(query::list_alerts))
+        .route("/v1/export", get(export::export))
+        .route("/v1/lookup", get(export::lookup))
         .route("/v1/quarantine", get(query::list_quarantine))
         .route("/v1/stats", get(stats::stats))
         .route("/v1/reports/{framework}", get(reports::report))

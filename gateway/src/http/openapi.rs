@@ -41,6 +41,8 @@ use super::error::{ErrorBody, ErrorDetail};
         super::ledger::consistency,
         super::ledger::verify,
         super::query::list_alerts,
+        super::export::export,
+        super::export::lookup,
         super::query::list_quarantine,
         super::stats::stats,
         super::reports::report,

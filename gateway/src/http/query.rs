@@ -116,6 +116,45 @@ fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>
         .transpose()
 }
 
+/// The filters and order of `GET /v1/events` (and `GET /v1/export`), with the default
+/// page size and no cursor; bad values are refused naming the parameter.
+pub(super) fn event_filters(params: &HashMap<String, String>) -> Result<EventQuery, ApiError> {
+    let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
+    let (action, action_prefix) = match get("action") {
+        Some(a) => match a.strip_suffix('*') {
+            Some(prefix) => (None, Some(prefix.to_string())),
+            None => (Some(a), None),
+        },
+        None => (None, None),
+    };
+    let ip = match get("ip") {
+        Some(ip) => Some(
+            ip.parse::<IpAddr>()
+                .map_err(|_| {
+                    ApiError::bad_query(format!("`ip` must be an IPv4 or IPv6 address, got {ip:?}"))
+                })?
+                .to_string(),
+        ),
+        None => None,
+    };
+    Ok(EventQuery {
+        user: get("user"),
+        action,
+        action_prefix,
+        outcome: get("outcome"),
+        ip,
+        resource_type: get("resource_type"),
+        resource_id: get("resource_id"),
+        session_id: get("session_id"),
+        source: get("source"),
+        from_micros: parse_time(params, "from")?,
+        to_micros: parse_time(params, "to")?,
+        limit: DEFAULT_LIMIT,
+        cursor: None,
+        order: parse_order(params)?,
+    })
+}
+
 /// `GET /v1/events`.
 #[utoipa::path(
     get,
@@ -138,39 +177,10 @@ pub async fn list_events(
 ) -> Result<Json<EventPage>, ApiError> {
     auth.require(Role::Auditor)?;
     check_params(&params, &EVENT_PARAMS)?;
-    let get = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
-    let (action, action_prefix) = match get("action") {
-        Some(a) => match a.strip_suffix('*') {
-            Some(prefix) => (None, Some(prefix.to_string())),
-            None => (Some(a), None),
-        },
-        None => (None, None),
-    };
-    let ip = match get("ip") {
-        Some(ip) => Some(
-            ip.parse::<IpAddr>()
-                .map_err(|_| {
-                    ApiError::bad_query(format!("`ip` must be an IPv4 or IPv6 address, got {ip:?}"))
-                })?
-                .to_string(),
-        ),
-        None => None,
-    };
     let query = EventQuery {
-        user: get("user"),
-        action,
-        action_prefix,
-        outcome: get("outcome"),
-        ip,
-        resource_type: get("resource_type"),
-        resource_id: get("resource_id"),
-        session_id: get("session_id"),
-        source: get("source"),
-        from_micros: parse_time(&params, "from")?,
-        to_micros: parse_time(&params, "to")?,
         limit: parse_limit(&params)?,
-        cursor: get("cursor"),
-        order: parse_order(&params)?,
+        cursor: params.get("cursor").filter(|v| !v.is_empty()).cloned(),
+        ..event_filters(&params)?
     };
     let store = state.store.clone();
     let page = tokio::task::spawn_blocking(move || store.query(&query))
