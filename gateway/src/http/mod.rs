@@ -7,6 +7,7 @@ pub mod error;
 pub mod ledger;
 pub mod openapi;
 pub mod query;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -66,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::serve))
+        .route("/ui", get(ui::index))
+        .route("/ui/{asset}", get(ui::asset))
         // For every route above (axum adds the `Allow` header).
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
