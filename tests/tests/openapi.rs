@@ -87,9 +87,16 @@ fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
     out
 }
 
-/// A concrete URL path for a templated one (`{seq}` → `1`).
+/// A concrete URL path for a templated one (`{seq}` → `1`, `{asset}` → a dashboard file).
 fn concrete(path: &str) -> String {
-    path.split('/').map(|s| if s.starts_with('{') { "1" } else { s }).collect::<Vec<_>>().join("/")
+    path.split('/')
+        .map(|s| match s {
+            "{asset}" => "app.js",
+            s if s.starts_with('{') => "1",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The scheme an operation needs, `None` for an open one.

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod query;
 pub mod reports;
 pub mod stats;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -78,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::serve))
+        .route("/ui", get(ui::index))
+        .route("/ui/{asset}", get(ui::asset))
         // For every route above (axum adds the `Allow` header).
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

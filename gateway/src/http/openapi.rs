@@ -26,8 +26,8 @@ use super::error::{ErrorBody, ErrorDetail};
         description = "Audit gateway: ingest audit events, query them, prove they were not changed.\n\n\
             Every `/v1` endpoint needs `Authorization: Bearer <key>`; each key has one role \
             (`ingest`, `auditor` or `admin`) and an endpoint accepts exactly one role: a missing or \
-            unknown key is 401, a key of another role 403. `/healthz`, `/readyz`, `/metrics` and this \
-            document (`/openapi.json`) are served without a key.\n\n\
+            unknown key is 401, a key of another role 403. `/healthz`, `/readyz`, `/metrics`, this \
+            document (`/openapi.json`) and the dashboard's files (`/ui`) are served without a key.\n\n\
             Every error answer is `{\"error\": {\"code\", \"message\"}}` (`ErrorBody`).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
@@ -57,6 +57,8 @@ use super::error::{ErrorBody, ErrorDetail};
         super::readyz,
         super::metrics,
         serve,
+        super::ui::index,
+        super::ui::asset,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&KeySchemes),
@@ -67,6 +69,7 @@ use super::error::{ErrorBody, ErrorDetail};
         (name = "reports", description = "Trends (stats rollups) and compliance reports"),
         (name = "admin", description = "The policy set: hot reload, what is loaded; erasure of a subject"),
         (name = "health", description = "Liveness, readiness, metrics, this document (no key)"),
+        (name = "dashboard", description = "The auditors' dashboard at `/ui` (no key for the page; it calls the API with an auditor key)"),
     )
 )]
 pub struct ApiDoc;
