@@ -58,6 +58,7 @@ async fn archives_the_old_prefix_in_segments_and_the_rest_stays_provable() {
     }
     // Let the writer sign the checkpoint of the last commit.
     store.close();
+    drop(store);
     let store = Store::open(&opts).expect("reopen");
     let report = store.run_retention(&policy(dir.path(), 16), &mut |_, _, _| {}).expect("run");
     assert_eq!(report.archived, 37);
@@ -83,6 +84,7 @@ async fn archives_the_old_prefix_in_segments_and_the_rest_stays_provable() {
     append_all(&store, vec![ev().user("after")]).await;
     remaining_proofs(&store);
     store.close();
+    drop(store);
     let store = Store::open(&opts).expect("reopen after retention");
     assert_eq!(store.count(), 43);
     remaining_proofs(&store);
@@ -97,10 +99,12 @@ async fn the_whole_log_can_go_and_numbering_continues_after_a_restart() {
     let old = chrono::Utc::now().timestamp_micros() - 10 * MINUTE;
     append_all(&store, (0..21).map(|i| ev().user(&format!("u{i}")).received(old)).collect()).await;
     store.close();
+    drop(store);
     let store = Store::open(&opts).expect("reopen");
     let report = store.run_retention(&policy(dir.path(), 1000), &mut |_, _, _| {}).expect("run");
     assert_eq!((report.archived, report.stopped.clone()), (21, Stopped::End));
     store.close();
+    drop(store);
     let store = Store::open(&opts).expect("open an empty log after retention");
     assert_eq!(store.count(), 21);
     append_all(&store, vec![ev().user("next")]).await;
@@ -127,6 +131,7 @@ async fn a_hold_stops_the_prefix_and_blocks_erasure() {
     )
     .await;
     store.close();
+    drop(store);
     let store = Store::open(&opts).expect("reopen");
     let hold = store
         .create_legal_hold(
