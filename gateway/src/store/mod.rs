@@ -101,8 +101,6 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
-    /// sled's directory (for fsyncs outside the writer).
-    data_dir: PathBuf,
     trees: Trees,
     visible: Arc<Visible>,
     window: Window,
@@ -118,7 +116,7 @@ struct Inner {
     /// The `stats` tree, filled by `indexer` after the writer.
     rollups: Arc<stats::Rollups>,
     indexer: stats::Indexer,
-    /// sled's directory (retention fsyncs it after removing records).
+    /// sled's directory (fsyncs outside the writer: key rotation, retention).
     data_dir: PathBuf,
     /// `[[legal_hold]]` from the config.
     config_holds: RwLock<Vec<LegalHold>>,
@@ -192,7 +190,6 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
-                data_dir: opts.data_dir.clone(),
                 trees,
                 visible,
                 window,
