@@ -4,9 +4,9 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
-pub mod keys;
-pub mod holds;
 pub mod export;
+pub mod holds;
+pub mod keys;
 pub mod ledger;
 pub mod openapi;
 pub mod query;

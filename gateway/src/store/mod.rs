@@ -28,9 +28,9 @@ mod quarantine;
 mod query;
 mod record;
 mod recovery;
-mod stats;
-mod rotation;
 mod retention;
+mod rotation;
+mod stats;
 mod trees;
 mod visible;
 mod walk;
@@ -43,15 +43,15 @@ pub use checkpoints::CheckpointOptions;
 pub use encryption::{DEFAULT_SEALED_FIELDS, ERASED, EncryptionOptions, UNSEALABLE_FIELDS};
 pub use erasure::Erasure;
 pub use error::StoreError;
+pub use holds::{HoldError, HoldOrigin, HoldScope, LegalHold};
 pub use outbox::{DeliveryState, OutboxEntry, OutboxOptions, OutboxSignal, OutboxSink};
 pub use proofs::RangeCheck;
-pub use writer::FAILURE_RULE;
+pub use retention::{Progress, RetentionError, RetentionPolicy, RetentionReport, SegmentWritten, Stopped};
+pub use rotation::Rotation;
 pub use stats::{
     ActionMatch, ActivityRow, FieldCounts, HOUR_MICROS, SEALED, StatsBy, StatsQuery, StatsResult,
 };
-pub use rotation::Rotation;
-pub use holds::{HoldError, HoldOrigin, HoldScope, LegalHold};
-pub use retention::{Progress, RetentionError, RetentionPolicy, RetentionReport, SegmentWritten, Stopped};
+pub use writer::FAILURE_RULE;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
