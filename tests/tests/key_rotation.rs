@@ -165,7 +165,7 @@ fn rotation_while_ingesting_retires_the_old_master_key() {
     // Neither key is anywhere in the data directory.
     let files = gw.data_files();
     for secret in [master_key('1'), master_key('2')] {
-        assert!(files_containing(&files, secret[..16].as_bytes()).is_empty());
+        assert!(files_containing(&files, &secret.as_bytes()[..16]).is_empty());
     }
 }
 

@@ -52,6 +52,8 @@ async fn alerts_are_listed_with_their_event_and_filtered() {
             "severity": "high",
             "summary": "bruteforce fired",
             "labels": {"user": "x", "count": "5"},
+            // No sinks configured: no outbox entries.
+            "delivery": [],
         })
     );
     assert_eq!(page.items[2]["seq"], json!(3));
