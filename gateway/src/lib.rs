@@ -19,6 +19,7 @@ pub mod keys_cli;
 pub mod ledger;
 pub mod loadgen;
 pub mod metrics;
+pub mod own_events;
 pub mod reload;
 pub mod reports;
 pub mod retention;

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::config::{Config, ConfigError};
 use crate::store::{
-    AppendOutcome, EncryptionOptions, HoldOrigin, HoldScope, LegalHold, NewRecord, Pending, RetentionPolicy,
-    RetentionReport, Store, StoreOptions,
+    EncryptionOptions, HoldOrigin, HoldScope, LegalHold, NewRecord, RetentionPolicy, RetentionReport, Store,
+    StoreOptions,
 };
 
 /// `action` of the event a retention run that archived something (or failed) writes.
@@ -148,52 +148,7 @@ impl Config {
     }
 }
 
-/// An event the gateway writes about its own operations (`policy_set = "gateway"`), in
-/// the shape of the erasure event.
-pub fn gateway_event(
-    action: &str,
-    outcome: &str,
-    actor: &str,
-    resource: (&str, &str),
-    details: Value,
-    tag: &str,
-) -> NewRecord {
-    let now = chrono::Utc::now();
-    let time = crate::event::format_time(now);
-    let event = json!({
-        "time": time,
-        "action": action,
-        "outcome": outcome,
-        "user": actor,
-        "resource_type": resource.0,
-        "resource_id": resource.1,
-        "details": details,
-    });
-    let event: Map<String, Value> = match event {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    NewRecord {
-        client_id: None,
-        event,
-        time_micros: now.timestamp_micros(),
-        received_at: time,
-        source: actor.to_string(),
-        policy_set: String::from("gateway"),
-        redacted: Vec::new(),
-        tags: vec![tag.to_string()],
-        alerts: Vec::new(),
-    }
-}
-
-/// Writes `record` and answers its `seq`.
-pub async fn append_event(store: &Store, record: NewRecord) -> Result<u64, crate::store::StoreError> {
-    let outcomes = store.append(vec![Pending::Record(record)]).await?;
-    Ok(match outcomes.first() {
-        Some(AppendOutcome::Stored { seq } | AppendOutcome::Duplicate { seq }) => *seq,
-        _ => 0,
-    })
-}
+pub use crate::own_events::{append_event, gateway_event};
 
 /// The audit event of a run: written when it archived something or failed.
 fn run_event(result: &Result<RetentionReport, String>) -> Option<NewRecord> {

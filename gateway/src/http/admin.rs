@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::AppState;
@@ -16,8 +16,9 @@ use super::auth::Authenticated;
 use super::error::{ApiError, ErrorBody};
 use crate::config::Role;
 use crate::engine::ModuleInfo;
+use crate::own_events::{append_event, gateway_event};
 use crate::reload::{ReloadReport, ReloadStats, Trigger};
-use crate::store::{AppendOutcome, NewRecord, Pending, StoreError};
+use crate::store::StoreError;
 
 /// The `action` of the event an erasure writes into the log.
 pub const ERASURE_ACTION: &str = "auditgate.subject.erase";
@@ -195,44 +196,23 @@ pub async fn erase(
         .await
         .map_err(|e| ApiError::unavailable(format!("erasure worker failed: {e}")))?
         .map_err(|e| ApiError::unavailable(format!("the erasure failed: {e}")))?;
-    let now = chrono::Utc::now();
-    let time = crate::event::format_time(now);
-    let event = json!({
-        "time": time,
-        "action": ERASURE_ACTION,
-        "outcome": "success",
-        "user": caller.name,
-        "resource_type": "subject",
-        "resource_id": erasure.subject_ref,
-        "details": {
-            "key_destroyed": erasure.key_destroyed,
-            "index_entries_removed": erasure.index_entries_removed,
-        },
+    let details = json!({
+        "key_destroyed": erasure.key_destroyed,
+        "index_entries_removed": erasure.index_entries_removed,
     });
-    let event: Map<String, Value> = match event {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    let record = NewRecord {
-        client_id: None,
-        event,
-        time_micros: now.timestamp_micros(),
-        received_at: time,
-        source: caller.name.clone(),
-        policy_set: String::from("gateway"),
-        redacted: Vec::new(),
-        tags: vec![String::from("erasure")],
-        alerts: Vec::new(),
-    };
-    let outcomes = state.store.append(vec![Pending::Record(record)]).await.map_err(|e: StoreError| {
+    let record = gateway_event(
+        ERASURE_ACTION,
+        "success",
+        &caller.name,
+        ("subject", &erasure.subject_ref),
+        details,
+        "erasure",
+    );
+    let seq = append_event(&state.store, record).await.map_err(|e: StoreError| {
         ApiError::unavailable(format!(
             "the data key is destroyed but the erasure event could not be written: {e}; retry the erasure"
         ))
     })?;
-    let seq = match outcomes.first() {
-        Some(AppendOutcome::Stored { seq } | AppendOutcome::Duplicate { seq }) => *seq,
-        _ => 0,
-    };
     tracing::info!(seq, by = %caller.name, subject_ref = %erasure.subject_ref, key_destroyed = erasure.key_destroyed, "subject erased");
     Ok(Json(EraseAnswer {
         seq,

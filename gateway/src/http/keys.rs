@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 use zeroize::Zeroize;
 
@@ -17,7 +17,8 @@ use super::auth::Authenticated;
 use super::error::{ApiError, ErrorBody};
 use crate::config::Role;
 use crate::crypto::MasterKey;
-use crate::store::{AppendOutcome, NewRecord, Pending, Rotation};
+use crate::own_events::{append_event, gateway_event};
+use crate::store::{NewRecord, Rotation};
 
 /// The `action` of the event a rotation writes into the log.
 pub const ROTATION_ACTION: &str = "auditgate.keys.rotate";
@@ -107,19 +108,12 @@ pub async fn rotate_master(
         keys = rotation.keys_rewrapped,
         "master key rotated: start with the new key from now on"
     );
-    let outcomes =
-        state.store.append(vec![Pending::Record(rotation_record(&caller.name, &rotation))]).await.map_err(
-            |e| {
-                ApiError::unavailable(format!(
-                    "the master key is rotated (now id {}) but the rotation event could not be written: {e}",
-                    rotation.new_master_key_id
-                ))
-            },
-        )?;
-    let seq = match outcomes.first() {
-        Some(AppendOutcome::Stored { seq } | AppendOutcome::Duplicate { seq }) => *seq,
-        _ => 0,
-    };
+    let seq = append_event(&state.store, rotation_record(&caller.name, &rotation)).await.map_err(|e| {
+        ApiError::unavailable(format!(
+            "the master key is rotated (now id {}) but the rotation event could not be written: {e}",
+            rotation.new_master_key_id
+        ))
+    })?;
     Ok(Json(RotateMasterAnswer {
         seq,
         old_master_key_id: rotation.old_master_key_id,
@@ -150,34 +144,17 @@ fn parse_new_key(body: &[u8]) -> Result<MasterKey, ApiError> {
 
 /// The log record of a rotation: who asked, both key ids, how many keys.
 fn rotation_record(by: &str, rotation: &Rotation) -> NewRecord {
-    let now = chrono::Utc::now();
-    let time = crate::event::format_time(now);
-    let event = json!({
-        "time": time,
-        "action": ROTATION_ACTION,
-        "outcome": "success",
-        "user": by,
-        "resource_type": "master_key",
-        "resource_id": rotation.new_master_key_id,
-        "details": {
-            "old_master_key_id": rotation.old_master_key_id,
-            "new_master_key_id": rotation.new_master_key_id,
-            "keys_rewrapped": rotation.keys_rewrapped,
-        },
+    let details = json!({
+        "old_master_key_id": rotation.old_master_key_id,
+        "new_master_key_id": rotation.new_master_key_id,
+        "keys_rewrapped": rotation.keys_rewrapped,
     });
-    let event: Map<String, Value> = match event {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    NewRecord {
-        client_id: None,
-        event,
-        time_micros: now.timestamp_micros(),
-        received_at: time,
-        source: by.to_owned(),
-        policy_set: String::from("gateway"),
-        redacted: Vec::new(),
-        tags: vec![String::from("key-rotation")],
-        alerts: Vec::new(),
-    }
+    gateway_event(
+        ROTATION_ACTION,
+        "success",
+        by,
+        ("master_key", &rotation.new_master_key_id),
+        details,
+        "key-rotation",
+    )
 }

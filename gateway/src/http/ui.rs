@@ -63,7 +63,7 @@ pub async fn index() -> Response {
     tag = "dashboard",
     params(("asset" = String, Path, example = "app.js", description = "`app.js` or `app.css`")),
     responses(
-        (status = 200, description = "The file (no key needed)", content_type = "text/plain", body = String),
+        (status = 200, description = "The file (no key needed)", content((String = "text/javascript"), (String = "text/css"))),
         (status = 404, description = "No such file", body = ErrorBody),
     )
 )]
