@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Authenticated;
 use super::error::{ApiError, ErrorBody};
-use super::openapi::SortOrder;
+use super::openapi::{EventSelection, SortOrder};
 use super::query::{check_params, event_filters};
 use crate::config::Role;
 use crate::export::Format;
@@ -53,29 +53,11 @@ pub enum ExportFormat {
     Cef,
 }
 
-/// Filters of `GET /v1/export` (all optional; empty values are ignored).
+/// What `GET /v1/export` takes beside the shared [`EventSelection`] filters.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // read by the handler from a map; this type only documents them
 pub struct ExportFilters {
-    user: Option<String>,
-    /// Exact action, or a prefix ending in `*` (`user.*`).
-    action: Option<String>,
-    /// `success`, `failure`, `error` or `unknown` (another value matches nothing).
-    outcome: Option<String>,
-    /// IPv4 or IPv6 address.
-    ip: Option<String>,
-    resource_type: Option<String>,
-    resource_id: Option<String>,
-    session_id: Option<String>,
-    /// Name of the key that sent the event.
-    source: Option<String>,
-    /// Events at or after this time (RFC 3339).
-    #[param(format = DateTime)]
-    from: Option<String>,
-    /// Events before this time (RFC 3339).
-    #[param(format = DateTime)]
-    to: Option<String>,
     /// Most events to export (default: every matching one).
     #[param(minimum = 1)]
     limit: Option<u64>,
@@ -112,7 +94,7 @@ fn parse_limit(params: &HashMap<String, String>) -> Result<Option<u64>, ApiError
     path = "/v1/export",
     tag = "events",
     security(("auditor_key" = [])),
-    params(ExportFilters),
+    params(EventSelection, ExportFilters),
     responses(
         (status = 200, description = "Every matching event, streamed, in the asked format: `jsonl` \
             (stored records, one per line), `csv` (RFC 4180, header row, the README's columns), `ocsf` \

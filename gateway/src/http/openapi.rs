@@ -313,11 +313,12 @@ pub enum SortOrder {
     Desc,
 }
 
-/// Filters of `GET /v1/events` (all optional; empty values are ignored).
+/// The event filters `GET /v1/events` and `GET /v1/export` share (all optional; empty
+/// values are ignored): both parse them with `query::event_filters`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // read by the handler from a map; this type only documents them
-pub struct EventFilters {
+#[allow(dead_code)] // read by the handlers from a map; this type only documents them
+pub struct EventSelection {
     user: Option<String>,
     /// Exact action, or a prefix ending in `*` (`user.*`).
     action: Option<String>,
@@ -336,6 +337,13 @@ pub struct EventFilters {
     /// Events before this time (RFC 3339).
     #[param(format = DateTime)]
     to: Option<String>,
+}
+
+/// Paging of `GET /v1/events`, beside [`EventSelection`].
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the handler from a map; this type only documents them
+pub struct EventFilters {
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::Authenticated;
 use super::error::{ApiError, ErrorBody};
-use super::openapi::{Alert, AlertFilters, EventFilters, QuarantineItem, StoredEvent};
+use super::openapi::{Alert, AlertFilters, EventFilters, EventSelection, QuarantineItem, StoredEvent};
 use crate::config::Role;
 use crate::store::{AlertQuery, DeliveryState, EventQuery, Order, StoreError};
 
@@ -161,7 +161,7 @@ pub(super) fn event_filters(params: &HashMap<String, String>) -> Result<EventQue
     path = "/v1/events",
     tag = "events",
     security(("auditor_key" = [])),
-    params(EventFilters),
+    params(EventSelection, EventFilters),
     responses(
         (status = 200, description = "One page of matching events", body = EventPage),
         (status = 400, description = "A bad filter, limit, order or cursor, or an unknown parameter", body = ErrorBody),
