@@ -234,6 +234,23 @@ pub fn toml_str(s: &str) -> String {
     out
 }
 
+/// A master key (64 hex digits) made of one repeated digit.
+pub fn master_key(digit: char) -> String {
+    digit.to_string().repeat(64)
+}
+
+/// `config` (with a `[storage]` table) with encryption on and the master key read from `key_file`.
+pub fn encrypted(config: &str, key_file: &std::path::Path) -> String {
+    config.replacen(
+        "[storage]\n",
+        &format!(
+            "[storage]\nencryption = true\nmaster_key_file = {}\n",
+            toml_str(&key_file.to_string_lossy())
+        ),
+        1,
+    )
+}
+
 /// Replaces the value of the first line `KEY = …` (at the start of a line) in `config`.
 /// Panics when there is no such line, so a changed `policy.toml` is noticed.
 pub fn set_value(config: &str, key: &str, value: &str) -> String {

@@ -9,23 +9,6 @@ use auditgate_tests::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// A master key (64 hex digits) made of one repeated digit.
-fn master_key(digit: char) -> String {
-    digit.to_string().repeat(64)
-}
-
-/// `config` with encryption on and the master key read from `key_file`.
-fn encrypted(config: &str, key_file: &std::path::Path) -> String {
-    config.replacen(
-        "[storage]\n",
-        &format!(
-            "[storage]\nencryption = true\nmaster_key_file = {}\n",
-            toml_str(&key_file.to_string_lossy())
-        ),
-        1,
-    )
-}
-
 /// A key file outside any data dir (kept alive by the returned guard).
 fn key_file(digit: char) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
