@@ -488,6 +488,12 @@ impl Config {
             if !names.insert(key.name.as_str()) {
                 return Err(invalid(format!("keys[{i}].name"), "key names must be unique"));
             }
+            if key.name == crate::own_events::GATEWAY_SOURCE {
+                return Err(invalid(
+                    format!("keys[{i}].name"),
+                    "`auditgate` is the source of the gateway's own records; choose another key name",
+                ));
+            }
             if key.sha256.len() != 64 || hex::decode(&key.sha256).is_err() {
                 return Err(invalid(
                     format!("keys[{i}].sha256"),

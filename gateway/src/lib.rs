@@ -23,6 +23,7 @@ pub mod own_events;
 pub mod reload;
 pub mod reports;
 pub mod retention;
+pub mod self_audit;
 pub mod server;
 pub mod store;
 pub mod tls;

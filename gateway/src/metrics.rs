@@ -146,6 +146,7 @@ pub struct Metrics {
     reload_ok: Counter,
     reload_failed: Counter,
     outbox_backlog: Gauge,
+    self_audit_failures: Counter,
 }
 
 /// What is read when `/metrics` is scraped, not kept up to date on the hot path.
@@ -191,6 +192,7 @@ impl Metrics {
             reload_ok,
             reload_failed,
             outbox_backlog: Gauge::default(),
+            self_audit_failures: Counter::default(),
         }
     }
 
@@ -264,6 +266,12 @@ impl Metrics {
         self.commit_failures.get()
     }
 
+    /// A self-audit record (start, reload, failed authentication, auditor access) could
+    /// not be written.
+    pub fn self_audit_failed(&self) {
+        self.self_audit_failures.inc();
+    }
+
     /// One policy reload ended.
     pub fn reloaded(&self, ok: bool) {
         if ok {
@@ -319,6 +327,11 @@ impl Metrics {
             self.commit_failures.clone(),
         );
         r.register("policy_reloads", "Policy set reloads by result", self.reloads.clone());
+        r.register(
+            "self_audit_failures",
+            "Self-audit records (start, reload, failed authentication, auditor access) that could not be written",
+            self.self_audit_failures.clone(),
+        );
         r.register(
             "outbox_backlog",
             "Alert outbox entries (one per alert and sink) not yet delivered nor dead",

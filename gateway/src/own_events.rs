@@ -1,14 +1,19 @@
-//! Records the gateway writes about its own operations (erasure, key rotation, legal holds,
-//! retention runs): ordinary chained records with `policy_set = "gateway"`, built in one
-//! place so each carries every field a stored event has (`severity` included).
+//! Records the gateway writes about its own operations (start and stop, reloads, failed
+//! authentication, auditor access, erasure, key rotation, legal holds, retention runs):
+//! ordinary chained records with `source = "auditgate"` and `policy_set = "gateway"`, built
+//! in one place so each carries every field a stored event has (`severity` included).
 
 use serde_json::{Map, Value, json};
 
 use crate::store::{AppendOutcome, NewRecord, Pending, Store, StoreError};
 
+/// `source` of every record the gateway writes on its own behalf (no API key may have this
+/// name, so an ingested event can never pass for one), and `user` when no caller acted.
+pub const GATEWAY_SOURCE: &str = "auditgate";
+
 /// An event about the gateway's own operation `action` by `actor` (an API key's name, or
-/// `auditgate`), on `resource` (type, id), with `details`, tagged `tag`. `actor` is also the
-/// record's `source`.
+/// [`GATEWAY_SOURCE`]), on `resource` (type, id), with `details`, tagged `tag`. `actor` is
+/// the record's `user`; its `source` is always [`GATEWAY_SOURCE`].
 pub fn gateway_event(
     action: &str,
     outcome: &str,
@@ -38,7 +43,7 @@ pub fn gateway_event(
         event,
         time_micros: now.timestamp_micros(),
         received_at: time,
-        source: actor.to_string(),
+        source: GATEWAY_SOURCE.to_string(),
         policy_set: String::from("gateway"),
         redacted: Vec::new(),
         tags: vec![tag.to_string()],

@@ -28,6 +28,7 @@ use serde_json::Value;
 
 use crate::config::{Config, ConfigError};
 use crate::engine::{EngineError, ModuleInfo, PolicyEngine};
+use crate::self_audit::SelfAudit;
 
 /// The policy set in service, swapped whole by a reload.
 pub type ActiveEngine = ArcSwap<PolicyEngine>;
@@ -106,6 +107,10 @@ pub struct ReloadReport {
     /// Changed keys of sections a reload does not apply (`server`, `storage`, `engine`,
     /// `keys`, `checkpoints`): they take effect at the next start.
     pub needs_restart: Vec<String>,
+    /// SHA-256 (hex) of the config file the replaced set was loaded from.
+    pub config_sha256_before: String,
+    /// SHA-256 (hex) of the config file read now.
+    pub config_sha256_after: String,
 }
 
 /// The outcome of the last reload, for `GET /v1/admin/policies`.
@@ -144,12 +149,23 @@ pub struct Reloader {
     stats: Mutex<ReloadStats>,
     /// The config file watch is running.
     watching: AtomicBool,
+    /// SHA-256 of the config file the active set was loaded from (`""` if unreadable).
+    config_sha256: Mutex<String>,
+    /// Where each reload, applied or refused, is recorded (`None` in unit tests).
+    audit: Option<Arc<SelfAudit>>,
 }
 
 impl Reloader {
-    /// A reloader of `active`, reading `config_path` (loaded at start-up as `startup`).
-    pub fn new(config_path: PathBuf, startup: Config, active: Arc<ActiveEngine>) -> Self {
+    /// A reloader of `active`, reading `config_path` (loaded at start-up as `startup`),
+    /// recording each reload through `audit`.
+    pub fn new(
+        config_path: PathBuf,
+        startup: Config,
+        active: Arc<ActiveEngine>,
+        audit: Option<Arc<SelfAudit>>,
+    ) -> Self {
         let stats = ReloadStats { active_since: Some(Utc::now()), ..ReloadStats::default() };
+        let config_sha256 = Mutex::new(file_sha256(&config_path));
         Self {
             config_path,
             startup,
@@ -157,7 +173,14 @@ impl Reloader {
             serial: tokio::sync::Mutex::new(Vec::new()),
             stats: Mutex::new(stats),
             watching: AtomicBool::new(false),
+            config_sha256,
+            audit,
         }
+    }
+
+    /// SHA-256 (hex) of the config file the active set was loaded from.
+    pub fn config_sha256(&self) -> String {
+        self.config_sha256.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The set in service.
@@ -181,13 +204,21 @@ impl Reloader {
     }
 
     /// Reads the config file again, builds the new set off the async workers, and swaps it
-    /// in. On any error the old set stays active.
-    pub async fn reload(&self, trigger: Trigger) -> Result<ReloadReport, ReloadError> {
+    /// in. On any error the old set stays active. `actor` (an admin key's name, or
+    /// `auditgate` for SIGHUP and the file watch) is who the self-audit record names.
+    pub async fn reload(&self, trigger: Trigger, actor: &str) -> Result<ReloadReport, ReloadError> {
         let mut retiring = self.serial.lock().await;
         let started = Instant::now();
         let old = self.active.load_full();
         let path = self.config_path.clone();
         let pending = std::mem::take(&mut *retiring);
+        let before_sha256 = self.config_sha256();
+        // The hash is of the file as read just before it is loaded: an edit between the two
+        // reads is seen by the next reload (the watch fires again).
+        let after_sha256 = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || file_sha256(&path)).await.unwrap_or_default()
+        };
         let built = tokio::task::spawn_blocking(move || {
             wait_retired(pending);
             let config = Config::load(&path)?;
@@ -209,6 +240,19 @@ impl Reloader {
                     "policy reload failed; the previous policy set stays active"
                 );
                 self.record(trigger, Err(e.to_string()), ms);
+                if let Some(audit) = &self.audit {
+                    let active = self.active.load().policy_set().to_string();
+                    let details = serde_json::json!({
+                        "trigger": trigger,
+                        "config_sha256_before": before_sha256,
+                        "config_sha256_after": after_sha256,
+                        "policy_set": active,
+                        "error": e.to_string(),
+                        "policy": e.policy(),
+                        "key": e.key(),
+                    });
+                    audit.reloaded(actor, false, details).await;
+                }
                 return Err(e);
             }
         };
@@ -233,7 +277,10 @@ impl Reloader {
             duration_ms,
             swap_us,
             needs_restart,
+            config_sha256_before: before_sha256,
+            config_sha256_after: after_sha256.clone(),
         };
+        *self.config_sha256.lock().unwrap_or_else(PoisonError::into_inner) = after_sha256;
         tracing::info!(
             trigger = ?trigger,
             old_policy_set = %report.old_policy_set,
@@ -249,6 +296,19 @@ impl Reloader {
             );
         }
         self.record(trigger, Ok(()), duration_ms);
+        if let Some(audit) = &self.audit {
+            let details = serde_json::json!({
+                "trigger": report.trigger,
+                "config_sha256_before": report.config_sha256_before,
+                "config_sha256_after": report.config_sha256_after,
+                "policy_set_before": report.old_policy_set,
+                "policy_set_after": report.new_policy_set,
+                "changed": report.changed,
+                "policies": report.policies.iter().map(|p| &p.name).collect::<Vec<_>>(),
+                "needs_restart": report.needs_restart,
+            });
+            audit.reloaded(actor, true, details).await;
+        }
         Ok(report)
     }
 
@@ -318,7 +378,7 @@ pub fn watch_config(reloader: Arc<Reloader>) -> Result<notify::RecommendedWatche
             }
             tracing::info!(file = %reloader.config_path().display(), "config file changed; reloading the policy set");
             // The outcome is logged and counted by `reload`.
-            let _ = reloader.reload(Trigger::File).await;
+            let _ = reloader.reload(Trigger::File, crate::own_events::GATEWAY_SOURCE).await;
         }
     });
     tracing::info!(dir = %dir.display(), "watching the config file for changes");
@@ -334,7 +394,7 @@ pub fn reload_on_sighup(reloader: Arc<Reloader>) -> std::io::Result<()> {
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading the policy set");
-            let _ = reloader.reload(Trigger::Sighup).await;
+            let _ = reloader.reload(Trigger::Sighup, crate::own_events::GATEWAY_SOURCE).await;
         }
     });
     Ok(())
@@ -344,6 +404,13 @@ pub fn reload_on_sighup(reloader: Arc<Reloader>) -> std::io::Result<()> {
 #[cfg(not(unix))]
 pub fn reload_on_sighup(_reloader: Arc<Reloader>) -> std::io::Result<()> {
     Ok(())
+}
+
+/// SHA-256 (hex) of the file at `path`, `""` when it cannot be read (the load that follows
+/// names the error).
+pub fn file_sha256(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    std::fs::read(path).map(|bytes| hex::encode(Sha256::digest(&bytes))).unwrap_or_default()
 }
 
 /// Drops `old` on a thread of its own once no request holds it any more, so that the

@@ -21,8 +21,6 @@ pub const RUN_ACTION: &str = "auditgate.retention.run";
 pub const HOLD_CREATE_ACTION: &str = "auditgate.legal_hold.create";
 /// `action` of the event written when a legal hold is released through the API.
 pub const HOLD_RELEASE_ACTION: &str = "auditgate.legal_hold.release";
-/// `source` and `user` of the events the gateway writes on its own behalf.
-pub const GATEWAY_SOURCE: &str = "auditgate";
 
 /// `[retention]`: archive records older than `retention_days` into segments under
 /// `archive_dir`, then remove them from the store. Off by default.
@@ -148,7 +146,7 @@ impl Config {
     }
 }
 
-pub use crate::own_events::{append_event, gateway_event};
+pub use crate::own_events::{GATEWAY_SOURCE, append_event, gateway_event};
 
 /// The audit event of a run: written when it archived something or failed.
 fn run_event(result: &Result<RetentionReport, String>) -> Option<NewRecord> {

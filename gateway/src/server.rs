@@ -15,6 +15,7 @@ use crate::event::Limits;
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
 use crate::reload::{self, ActiveEngine, Reloader};
+use crate::self_audit::SelfAudit;
 use crate::store::{EncryptionOptions, Store, StoreOptions};
 use crate::witness::WitnessPoster;
 
@@ -117,7 +118,8 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
     tracing::info!(policies = config.policy.len(), policy_set = %engine.policy_set(), "policy chain loaded");
 
     let active = Arc::new(ActiveEngine::from_pointee(engine));
-    let reloader = Arc::new(Reloader::new(config_path, config.clone(), active.clone()));
+    let audit = Arc::new(SelfAudit::new(store.clone()));
+    let reloader = Arc::new(Reloader::new(config_path, config.clone(), active.clone(), Some(audit.clone())));
     // A watch that cannot start (inotify limits) leaves SIGHUP and the endpoint working.
     let _watch = config.server.watch_config.then(|| reload::watch_config(reloader.clone())).and_then(|w| {
         w.map_err(
@@ -137,6 +139,7 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
             },
         },
         store: store.clone(),
+        audit: audit.clone(),
         max_request_bytes: config.server.max_request_bytes,
     };
     let listener = tokio::net::TcpListener::bind(config.server.listen)
@@ -153,6 +156,21 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
     let shutdown = shutdown_signal()?;
     reload::reload_on_sighup(reloader.clone())?;
     crate::tls::warn_if_plain_beyond_loopback(addr, tls.is_some());
+    // Recorded (durably) before anyone learns the address: the first thing a client can
+    // read of this run is its start.
+    let policy_set = active.load().policy_set().to_string();
+    audit
+        .started(serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "pid": std::process::id(),
+            "listen": addr.to_string(),
+            "tls": tls.is_some(),
+            "encryption": config.storage.encryption,
+            "config_sha256": reloader.config_sha256(),
+            "policy_set": policy_set,
+            "records": store.count(),
+        }))
+        .await;
     tracing::info!(%addr, scheme = crate::tls::scheme(tls.is_some()), "listening");
     // A machine-readable line on stdout: scripts and tests wait for it. Plain HTTP keeps
     // the bare address; HTTPS says so (`https://ADDR`).
@@ -166,6 +184,15 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
     let retention = crate::retention::spawn_job(store.clone(), &config);
     crate::tls::serve(listener, tls, client_ca, http::router(state), shutdown).await?;
     tracing::info!("shutting down: persisting policy host state, flushing the store");
+    // Requests are drained; the stop record goes in before the final flush and checkpoint.
+    audit
+        .stopping(serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "pid": std::process::id(),
+            "config_sha256": reloader.config_sha256(),
+            "policy_set": active.load().policy_set(),
+        }))
+        .await;
     if let Some(job) = retention {
         job.abort();
     }

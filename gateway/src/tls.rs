@@ -54,11 +54,19 @@ pub enum TlsError {
     Mismatch { cert: String, key: String, message: String },
 }
 
-/// Whether this connection presented a client certificate that `tls_client_ca` verified;
-/// a connection-level fact the router sees as `ConnectInfo<ClientCertificate>`.
+/// What the router knows of a request's connection, as `ConnectInfo<Connection>`: the peer's
+/// address (the self-audit's `ip`) and whether it presented a client certificate that
+/// `tls_client_ca` verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientCertificate {
-    pub verified: bool,
+pub struct Connection {
+    pub peer: SocketAddr,
+    pub client_certificate_verified: bool,
+}
+
+impl Connected<IncomingStream<'_, TcpListener>> for Connection {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        Connection { peer: *stream.remote_addr(), client_certificate_verified: false }
+    }
 }
 
 /// Marks a router whose ingest routes need a verified client certificate (set as a
@@ -71,8 +79,8 @@ pub struct ClientCertificateRequired;
 pub fn client_certificate_missing(extensions: &axum::http::Extensions) -> bool {
     extensions.get::<ClientCertificateRequired>().is_some()
         && !extensions
-            .get::<axum::extract::ConnectInfo<ClientCertificate>>()
-            .is_some_and(|info| info.0.verified)
+            .get::<axum::extract::ConnectInfo<Connection>>()
+            .is_some_and(|info| info.0.client_certificate_verified)
 }
 
 /// The rustls configuration of `[server]`, or `None` for plain HTTP.
@@ -192,11 +200,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     match tls {
-        None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
+        None => {
+            let service = router.into_make_service_with_connect_info::<Connection>();
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+        }
         Some(config) => {
             let router =
                 if client_ca { router.layer(axum::Extension(ClientCertificateRequired)) } else { router };
-            let service = router.into_make_service_with_connect_info::<ClientCertificate>();
+            let service = router.into_make_service_with_connect_info::<Connection>();
             axum::serve(TlsListener::new(listener, config), service).with_graceful_shutdown(shutdown).await
         }
     }
@@ -280,9 +291,12 @@ impl Listener for TlsListener {
     }
 }
 
-impl Connected<IncomingStream<'_, TlsListener>> for ClientCertificate {
+impl Connected<IncomingStream<'_, TlsListener>> for Connection {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        // rustls only keeps a peer certificate that its verifier accepted.
-        ClientCertificate { verified: stream.io().get_ref().1.peer_certificates().is_some() }
+        Connection {
+            peer: *stream.remote_addr(),
+            // rustls only keeps a peer certificate that its verifier accepted.
+            client_certificate_verified: stream.io().get_ref().1.peer_certificates().is_some(),
+        }
     }
 }

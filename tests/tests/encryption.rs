@@ -269,7 +269,7 @@ fn erasure_shreds_one_subject_and_keeps_the_log_verifiable() {
     let erasure = record(&gw, erasure_seq);
     assert_eq!(erasure["action"], "auditgate.subject.erase", "{erasure}");
     assert_eq!(erasure["user"], "dev-admin");
-    assert_eq!(erasure["source"], "dev-admin");
+    assert_eq!(erasure["source"], "auditgate");
     assert_eq!(erasure["resource_id"], body["subject_ref"]);
     assert!(!erasure.to_string().contains(&alice), "{erasure}");
 

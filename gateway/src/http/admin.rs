@@ -83,8 +83,8 @@ pub struct PoliciesAnswer {
     )
 )]
 pub async fn reload(State(state): State<AppState>, auth: Authenticated) -> Result<Response, ApiError> {
-    auth.require(Role::Admin)?;
-    match state.reloader.reload(Trigger::Api).await {
+    let caller = auth.require(Role::Admin)?;
+    match state.reloader.reload(Trigger::Api, &caller.name).await {
         Ok(report) => Ok(Json(report).into_response()),
         Err(e) => {
             let (status, code) = match e.is_config_fault() {

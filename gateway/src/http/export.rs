@@ -121,8 +121,13 @@ pub async fn export(
     let _caller = auth.require(Role::Auditor)?;
     check_params(&params, &EXPORT_PARAMS)?;
     let format = parse_format(&params)?;
-    let request = ExportRequest { query: event_filters(&params)?, limit: parse_limit(&params)?, format };
-    // Self-audit of the export (caller, filters, format) belongs here, once the request is valid.
+    let request = ExportRequest {
+        query: event_filters(&params)?,
+        limit: parse_limit(&params)?,
+        format,
+        // Its self-audit record (written as the answer starts) is never part of it.
+        through_seq: Some(state.store.count()),
+    };
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_CHUNKS);
     let store = state.store.clone();
@@ -198,7 +203,7 @@ pub async fn lookup(
         .get("value")
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad_query("`value` is required: the value whose pseudonym to compute"))?;
-    // Self-audit of the lookup (caller only: never the value) belongs here.
+    // Recorded by `audit_trail` with the pseudonym in place of the value.
     let pseudonym = state.reloader.active().load().pseudonymizer().pseudonym(value.as_bytes());
     Ok(Json(LookupAnswer { pseudonym }))
 }

@@ -2,6 +2,7 @@
 //! handler authenticates, checks the role, and delegates to `ingest` or the store.
 
 pub mod admin;
+pub mod audit_trail;
 pub mod auth;
 pub mod error;
 pub mod export;
@@ -31,6 +32,7 @@ use crate::auth::KeyRing;
 use crate::config::Role;
 use crate::ingest::{BodyFormat, IngestError, Ingestor, ItemResult, rejection_message};
 use crate::reload::Reloader;
+use crate::self_audit::SelfAudit;
 use crate::store::Store;
 use auth::Authenticated;
 use error::{ApiError, ErrorBody};
@@ -44,6 +46,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub ingestor: Ingestor,
     pub store: Store,
+    /// The gateway's own records: failed authentications, auditor reads, reloads.
+    pub audit: Arc<SelfAudit>,
     pub max_request_bytes: usize,
 }
 
@@ -55,6 +59,7 @@ impl AsRef<Arc<KeyRing>> for AppState {
 
 /// The API's router.
 pub fn router(state: AppState) -> Router {
+    let audit = middleware::from_fn_with_state(state.clone(), audit_trail::record);
     Router::new()
         .route("/v1/events", post(post_events).get(query::list_events))
         .route("/v1/events/bulk", post(post_bulk))
@@ -86,6 +91,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         // Bodies are read with our own limit so that an oversized one gets our JSON error.
         .layer(DefaultBodyLimit::disable())
+        // After routing too: failed authentications and auditor reads are written to the log.
+        .layer(audit)
         // Runs after routing (each route and the fallback get it), so the matched pattern is known.
         .layer(middleware::from_fn(count_request))
         .layer(tower_http::trace::TraceLayer::new_for_http())
