@@ -96,14 +96,28 @@ impl SelfAudit {
 
     /// The gateway listens: version, config hash, active policy set, address, encryption.
     pub async fn started(&self, details: Value) -> Option<u64> {
-        let record = gateway_event(START_ACTION, "success", GATEWAY_SOURCE, ("gateway", "auditgate"), details, "self-audit");
+        let record = gateway_event(
+            START_ACTION,
+            "success",
+            GATEWAY_SOURCE,
+            ("gateway", "auditgate"),
+            details,
+            "self-audit",
+        );
         self.write(record).await
     }
 
     /// The gateway got a stop signal and stops taking requests; written before the final
     /// flush, so the final checkpoint covers it.
     pub async fn stopping(&self, details: Value) -> Option<u64> {
-        let record = gateway_event(STOP_ACTION, "success", GATEWAY_SOURCE, ("gateway", "auditgate"), details, "self-audit");
+        let record = gateway_event(
+            STOP_ACTION,
+            "success",
+            GATEWAY_SOURCE,
+            ("gateway", "auditgate"),
+            details,
+            "self-audit",
+        );
         self.write(record).await
     }
 
@@ -180,12 +194,23 @@ impl SelfAudit {
 
     /// An auditor's read of the log by `actor`, with the parameters it asked with (`params`,
     /// already stripped of anything that must not be stored in clear).
-    pub async fn accessed(&self, actor: &str, request: &RequestFacts, params: Map<String, Value>) -> Option<u64> {
+    pub async fn accessed(
+        &self,
+        actor: &str,
+        request: &RequestFacts,
+        params: Map<String, Value>,
+    ) -> Option<u64> {
         let mut details = request_details(request);
         details.insert("params".into(), Value::Object(params));
         let outcome = if request.status < 400 { "success" } else { "failure" };
-        let mut record =
-            gateway_event(ACCESS_ACTION, outcome, actor, ("api", &request.path), Value::Object(details), "self-audit");
+        let mut record = gateway_event(
+            ACCESS_ACTION,
+            outcome,
+            actor,
+            ("api", &request.path),
+            Value::Object(details),
+            "self-audit",
+        );
         set_ip(&mut record, request.ip);
         self.write(record).await
     }

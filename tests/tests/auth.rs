@@ -175,9 +175,24 @@ fn every_endpoint_checks_key_and_role() {
         }
     }
     assert!(failures.is_empty(), "{} wrong answers:\n{}", failures.len(), failures.join("\n"));
-    // Only the two successful ingest calls (plus the seed), the erasure, the master key
-    // rotation and the legal hold's creation and release stored anything.
-    assert_eq!(gw.count_events(), 7);
+    // Of the apps' events, only the two successful ingest calls (plus the seed) stored
+    // anything.
+    assert_eq!(gw.count_events(), 3);
+    // The gateway's own records: the erasure, the master key rotation, the legal hold's
+    // creation and release; each refused key, each refused role.
+    for action in [
+        "auditgate.subject.erase",
+        "auditgate.keys.rotate",
+        "auditgate.legal_hold.create",
+        "auditgate.legal_hold.release",
+    ] {
+        assert_eq!(gw.query_all(&format!("action={action}"), 100).len(), 1, "{action}");
+    }
+    let n = endpoints().len();
+    let failures = gw.query_all("action=auditgate.auth.failure", 1000);
+    assert_eq!(failures.len(), n * bad_auth.len(), "one record per 401");
+    let denied = gw.query_all("action=auditgate.access.denied", 1000);
+    assert_eq!(denied.len(), n * (ROLES.len() - 1), "one record per 403");
 }
 
 #[test]

@@ -265,12 +265,15 @@ fn metrics_count_a_known_mix_of_events() {
     assert_eq!(m(not_stored, &[("reason", "quarantined")]), 1.0);
     assert_eq!(m(not_stored, &[("reason", "duplicate")]), 2.0);
     assert_eq!(m(not_stored, &[("reason", "unavailable")]), 0.0);
-    assert_eq!(m("auditgate_store_records", &[]), gw.count_events() as f64);
-    assert_eq!(m("auditgate_store_records", &[]), 4.0);
+    // Every record: the four events and the gateway's own (its start);
+    // nothing audited happened since the scrape, and one page lists what was there.
+    assert_eq!(m("auditgate_store_records", &[]), gw.query_all_records("", 1000).len() as f64);
+    assert_eq!(gw.count_events(), 4);
     assert!(m("auditgate_store_disk_bytes", &[]) > 0.0, "{text}");
     assert_eq!(m("auditgate_store_queue_events", &[]), 0.0);
     assert!(m("auditgate_store_commit_records_count", &[]) >= 1.0, "{text}");
-    assert_eq!(m("auditgate_store_commit_records_sum", &[]), 4.0, "{text}");
+    // The four events and the start record (scrapes are not audited, nor recorded).
+    assert_eq!(m("auditgate_store_commit_records_sum", &[]), 5.0, "{text}");
     assert_eq!(m("auditgate_store_commit_failures_total", &[]), 0.0);
 
     // Policy calls: the trap policies each saw their own events; errors are failed events.
@@ -318,18 +321,20 @@ fn metrics_count_a_known_mix_of_events() {
 fn metrics_show_the_last_checkpoint() {
     let gw = Gateway::start(&format!("{}\n[checkpoints]\nevery_events = 1\n", default_config()));
     let (_, samples) = scrape(&gw);
-    assert_eq!(value(&samples, "auditgate_checkpoint_size", &[]), None, "no checkpoint yet");
+    // Every record is checkpointed: the gateway's start record already is.
+    assert_eq!(value(&samples, "auditgate_checkpoint_size", &[]), Some(1.0), "the start record's checkpoint");
     for n in 0..3 {
         gw.ingest_one(&event("user.login", false, n));
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let (text, samples) = scrape(&gw);
-        if value(&samples, "auditgate_checkpoint_size", &[]) == Some(3.0) {
+        // The gateway's start record and the three events.
+        if value(&samples, "auditgate_checkpoint_size", &[]) == Some(4.0) {
             assert!(value(&samples, "auditgate_checkpoint_number", &[]).is_some_and(|n| n >= 1.0), "{text}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no checkpoint of size 3:\n{text}");
+        assert!(std::time::Instant::now() < deadline, "no checkpoint of size 4:\n{text}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

@@ -39,7 +39,8 @@ fn start_reload_and_stop_are_recorded_with_config_hashes() {
     let changed = set_value(&unwatched(), "timeout_ms", "60");
     gw.rewrite_config(&changed);
     let second_config = std::fs::read(gw.config_path()).expect("config");
-    let (status, report) = gw.request(reqwest::Method::POST, "/v1/admin/reload", Auth::Bearer(ADMIN_KEY), None);
+    let (status, report) =
+        gw.request(reqwest::Method::POST, "/v1/admin/reload", Auth::Bearer(ADMIN_KEY), None);
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["config_sha256_before"], sha256_hex(&first_config), "{report}");
     assert_eq!(report["config_sha256_after"], sha256_hex(&second_config), "{report}");
@@ -55,7 +56,8 @@ fn start_reload_and_stop_are_recorded_with_config_hashes() {
     assert_eq!(r["details"]["policy_set_after"], report["new_policy_set"], "{r}");
 
     // A refused reload (SIGHUP, a module that does not exist): recorded as a failure.
-    let broken = changed.replacen("module = \"builtin:redact-secrets\"", "module = \"builtin:no-such-policy\"", 1);
+    let broken =
+        changed.replacen("module = \"builtin:redact-secrets\"", "module = \"builtin:no-such-policy\"", 1);
     assert_ne!(broken, changed, "the default config names builtin:redact-secrets");
     gw.rewrite_config(&broken);
     let third_config = std::fs::read(gw.config_path()).expect("config");
@@ -215,7 +217,8 @@ fn failed_authentication_is_recorded_and_five_raise_an_alert_at_the_sinks() {
     let failures = own(&gw, "auditgate.auth.failure");
     assert_eq!(failures.len(), 5);
     let fifth = failures[4]["seq"].as_u64();
-    let mut subjects: Vec<&str> = alerts.iter().map(|a| a["labels"]["subject"].as_str().unwrap_or("")).collect();
+    let mut subjects: Vec<&str> =
+        alerts.iter().map(|a| a["labels"]["subject"].as_str().unwrap_or("")).collect();
     subjects.sort();
     assert_eq!(subjects, ["ip", "key"], "{alerts:?}");
     for a in &alerts {

@@ -118,14 +118,16 @@ fn checkpoints_reach_witnesses_with_retries_and_never_hold_up_ingest() {
         toml_str(&dead),
     );
     let mut gw = Gateway::start(&config);
+    // seq 1 is the gateway's start record.
     for i in 1..=12u64 {
         let e = json!({"action": "user.login", "outcome": "success", "user": format!("u{i}"), "time": "2026-01-02T03:04:05Z"});
-        assert_eq!(gw.ingest_one(&e), i);
+        assert_eq!(gw.ingest_one(&e), i + 1);
     }
     wait_for("the checkpoints of size 5 and 10 at the flaky witness", || flaky.sizes() == [5, 10]);
     assert_eq!(*flaky.refused.lock().expect("lock"), 2, "the first two POSTs were refused, then retried");
     assert!(gw.stop(), "clean stop");
-    assert_eq!(flaky.sizes(), [5, 10, 12], "the checkpoint made at close is sent at shutdown");
+    // Start, 12 events, the stop record: 14.
+    assert_eq!(flaky.sizes(), [5, 10, 14], "the checkpoint made at close is sent at shutdown");
     let log = std::fs::read_to_string(gw.log_path()).expect("log");
     assert!(log.contains("witness did not take the checkpoint"), "failures are logged");
     assert!(log.contains(&dead), "the failing witness is named");
