@@ -251,7 +251,7 @@ impl Reloader {
                         "policy": e.policy(),
                         "key": e.key(),
                     });
-                    audit.reloaded(actor, false, details).await;
+                    audit.reloaded(actor, false, details, None).await;
                 }
                 return Err(e);
             }
@@ -307,7 +307,11 @@ impl Reloader {
                 "policies": report.policies.iter().map(|p| &p.name).collect::<Vec<_>>(),
                 "needs_restart": report.needs_restart,
             });
-            audit.reloaded(actor, true, details).await;
+            let changes = serde_json::json!({
+                "before": {"config_sha256": report.config_sha256_before, "policy_set": report.old_policy_set},
+                "after": {"config_sha256": report.config_sha256_after, "policy_set": report.new_policy_set},
+            });
+            audit.reloaded(actor, true, details, Some(changes)).await;
         }
         Ok(report)
     }

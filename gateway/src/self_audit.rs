@@ -121,13 +121,23 @@ impl SelfAudit {
         self.write(record).await
     }
 
-    /// A reload, applied (`outcome = "success"`) or refused (`"failure"`), by `actor`.
-    pub async fn reloaded(&self, actor: &str, success: bool, details: Value) -> Option<u64> {
+    /// A reload, applied (`outcome = "success"`, with `changes` before/after: what change
+    /// management reports look for) or refused (`"failure"`), by `actor`.
+    pub async fn reloaded(
+        &self,
+        actor: &str,
+        success: bool,
+        details: Value,
+        changes: Option<Value>,
+    ) -> Option<u64> {
         let outcome = if success { "success" } else { "failure" };
         let mut record =
             gateway_event(RELOAD_ACTION, outcome, actor, ("config", "policy.toml"), details, "self-audit");
         if !success {
             set_severity(&mut record, "medium");
+        }
+        if let Some(changes) = changes {
+            record.event.insert("changes".into(), changes);
         }
         self.write(record).await
     }

@@ -254,22 +254,24 @@ fn pages_have_no_gap_and_no_duplicate_for_every_limit() {
     ingest_all(&gw, &mut events);
     let want_asc = expected(&events, &|_| true, false);
     let want_desc = expected(&events, &|_| true, true);
+    // The app's events only: each page read adds a self-audit record at the end of the
+    // log, which an unfiltered ascending walk with a small limit would chase forever.
     for limit in [1, 2, 7, 10, 29, 30, 31] {
-        let asc = seqs(&gw.query_all("order=asc", limit));
+        let asc = seqs(&gw.query_all("source=dev-ingest&order=asc", limit));
         assert_no_dups(&asc);
         assert_eq!(asc, want_asc, "asc, limit {limit}");
-        let desc = seqs(&gw.query_all("order=desc", limit));
+        let desc = seqs(&gw.query_all("source=dev-ingest&order=desc", limit));
         assert_no_dups(&desc);
         assert_eq!(desc, want_desc, "desc, limit {limit}");
     }
     // A page of exactly `limit` at the end: the cursor may be non-null, but the next page
     // is then empty with a null cursor (query_all checks that it terminates).
-    let (status, body) = gw.get(AUDITOR_KEY, "/v1/events?limit=1000");
+    let (status, body) = gw.get(AUDITOR_KEY, "/v1/events?source=dev-ingest&limit=1000");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["events"].as_array().map(Vec::len), Some(30), "{body}");
     assert!(body["next_cursor"].is_null(), "everything fits in one page: {body}");
     // Default limit is 100: 30 events fit.
-    let (status, body) = gw.get(AUDITOR_KEY, "/v1/events");
+    let (status, body) = gw.get(AUDITOR_KEY, "/v1/events?source=dev-ingest");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["events"].as_array().map(Vec::len), Some(30), "{body}");
 }

@@ -146,7 +146,7 @@ fn checkpoints_reach_witnesses_with_retries_and_never_hold_up_ingest() {
         &public,
     ]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert!(run.stdout.starts_with("ok: 12 records"), "{run:?}");
+    assert!(run.stdout.starts_with("ok: 14 records"), "start, 12 events, stop: {run:?}");
 }
 
 #[test]

@@ -84,12 +84,15 @@ pub enum Check {
     Integrity,
     /// The configured retention is at least this many days.
     Retention { min_days: u64 },
-    /// Logging failures: failed group commits, a store that cannot write now, and the
-    /// gateway's own `auditgate.*` events with outcome failure or error.
+    /// Logging failures: failed group commits, a store that cannot write now, and failed
+    /// retention runs (`auditgate.retention.run` with outcome failure or error). The
+    /// self-audit's other failures (refused keys, refused reads, refused reloads) are not
+    /// failures of logging.
     LoggingFailures,
     /// Alerts were raised in the period.
     Alerts,
-    /// Events of these actions exist and each carries `changes` (before/after).
+    /// Events of these actions exist and each applied one (outcome neither failure nor
+    /// error) carries `changes` (before/after).
     Changes { actions: &'static [&'static str] },
     /// Personal fields are encrypted at rest or pseudonymized by policies.
     Protection,
@@ -97,10 +100,10 @@ pub enum Check {
     Clock,
 }
 
-const FAILED_LOGINS: &[&str] = &["user.login", "auth.*", "auditgate.auth*"];
+const FAILED_LOGINS: &[&str] = &["user.login", "auth.*", "auditgate.auth.*", "auditgate.access.denied"];
 const LOGINS: &[&str] = &["user.login", "user.logout", "session.*", "auth.*"];
 const ADMIN: &[&str] = &["admin.*"];
-const CHANGES: &[&str] = &["admin.*", "config.*", "auditgate.reload*"];
+const CHANGES: &[&str] = &["admin.*", "config.*", "auditgate.config.*"];
 
 const PCI_DSS: &[Requirement] = &[
     Requirement {
@@ -120,13 +123,8 @@ const PCI_DSS: &[Requirement] = &[
         id: "10.2.1.3",
         title: "Access to all audit logs is logged",
         check: Check::Events {
-            actions: &[
-                "auditgate.query*",
-                "auditgate.export*",
-                "auditgate.lookup*",
-                "auditgate.stats*",
-                "auditgate.report*",
-            ],
+            // The self-audit's record of every auditor read (query, export, lookup, ...).
+            actions: &["auditgate.access"],
             outcome: None,
         },
     },

@@ -406,7 +406,8 @@ fn evaluate(
         }
         Check::LoggingFailures => {
             let own = sum(activity, |row| {
-                row.action.starts_with("auditgate.") && (row.outcome == "failure" || row.outcome == "error")
+                row.action == crate::retention::RUN_ACTION
+                    && (row.outcome == "failure" || row.outcome == "error")
             });
             let met = setting.write_failing.is_none();
             let summary = match &setting.write_failing {
@@ -414,15 +415,15 @@ fn evaluate(
                     format!("the audit log cannot be written now: {e} (ingest answers 503, /readyz is 503)")
                 }
                 None => format!(
-                    "the audit log is writable; {} failed group commit(s) since start (each answered 503, never acknowledged), {} failed auditgate.* event(s) in the period",
+                    "the audit log is writable; {} failed group commit(s) since start (each answered 503, never acknowledged), {} failed retention run(s) in the period",
                     setting.commit_failures, own.events
                 ),
             };
-            result(r, met, summary, "GET /metrics (auditgate_store_commit_failures_total); GET /readyz; GET /v1/events?action=auditgate.*&outcome=failure".into(), json!({
+            result(r, met, summary, "GET /metrics (auditgate_store_commit_failures_total); GET /readyz; GET /v1/events?action=auditgate.retention.run&outcome=failure".into(), json!({
                 "commit_failures_since_start": setting.commit_failures,
                 "writing_now": setting.write_failing.is_none(),
                 "write_error": setting.write_failing,
-                "failed_gateway_events": own.events,
+                "failed_retention_runs": own.events,
             }))
         }
         Check::Alerts => {
@@ -441,7 +442,13 @@ fn evaluate(
             )
         }
         Check::Changes { actions } => {
-            let c = sum(activity, |row| actions.iter().any(|a| action_matches(a, &row.action)));
+            // Refused changes (outcome failure or error, such as a refused reload) changed
+            // nothing: only the others must carry before/after.
+            let c = sum(activity, |row| {
+                actions.iter().any(|a| action_matches(a, &row.action))
+                    && row.outcome != "failure"
+                    && row.outcome != "error"
+            });
             let met = c.events > 0 && c.with_changes == c.events;
             let summary = if c.events == 0 {
                 format!("no change events ({}) in the period", actions.join(", "))
