@@ -4,7 +4,6 @@
 use std::process::{Command, Output};
 
 use auditgate_tests::*;
-use reqwest::Method;
 use serde_json::Value;
 
 fn bench(gw: &Gateway, key: &str, args: &[&str]) -> Output {
