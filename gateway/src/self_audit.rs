@@ -163,21 +163,13 @@ impl SelfAudit {
                 })
                 .collect::<Vec<_>>()
         };
-        let mut details = request_details(request);
-        details.insert("reason".into(), json!(failure.reason()));
+        let mut extra = Map::new();
+        extra.insert("reason".into(), json!(failure.reason()));
         if let AuthFailure::UnknownKey { fingerprint } = failure {
-            details.insert("key_fingerprint".into(), json!(fingerprint));
+            extra.insert("key_fingerprint".into(), json!(fingerprint));
         }
-        let mut record = gateway_event(
-            AUTH_FAILURE_ACTION,
-            "failure",
-            GATEWAY_SOURCE,
-            ("api", &request.path),
-            Value::Object(details),
-            "self-audit",
-        );
+        let mut record = request_record(AUTH_FAILURE_ACTION, "failure", GATEWAY_SOURCE, request, extra);
         set_severity(&mut record, if alerts.is_empty() { "low" } else { "high" });
-        set_ip(&mut record, request.ip);
         if !alerts.is_empty() {
             tracing::warn!(ip = ?request.ip, reason = failure.reason(), "repeated failed authentication: alert raised");
         }
@@ -187,18 +179,10 @@ impl SelfAudit {
 
     /// A request by the key `actor` refused 403 for its role.
     pub async fn access_denied(&self, actor: &str, role: &str, request: &RequestFacts) -> Option<u64> {
-        let mut details = request_details(request);
-        details.insert("role".into(), json!(role));
-        let mut record = gateway_event(
-            ACCESS_DENIED_ACTION,
-            "failure",
-            actor,
-            ("api", &request.path),
-            Value::Object(details),
-            "self-audit",
-        );
+        let mut extra = Map::new();
+        extra.insert("role".into(), json!(role));
+        let mut record = request_record(ACCESS_DENIED_ACTION, "failure", actor, request, extra);
         set_severity(&mut record, "low");
-        set_ip(&mut record, request.ip);
         self.write(record).await
     }
 
@@ -210,18 +194,10 @@ impl SelfAudit {
         request: &RequestFacts,
         params: Map<String, Value>,
     ) -> Option<u64> {
-        let mut details = request_details(request);
-        details.insert("params".into(), Value::Object(params));
+        let mut extra = Map::new();
+        extra.insert("params".into(), Value::Object(params));
         let outcome = if request.status < 400 { "success" } else { "failure" };
-        let mut record = gateway_event(
-            ACCESS_ACTION,
-            outcome,
-            actor,
-            ("api", &request.path),
-            Value::Object(details),
-            "self-audit",
-        );
-        set_ip(&mut record, request.ip);
+        let record = request_record(ACCESS_ACTION, outcome, actor, request, extra);
         self.write(record).await
     }
 
@@ -237,6 +213,23 @@ impl SelfAudit {
             }
         }
     }
+}
+
+/// The record of an HTTP request by `actor`: `details` are the request's facts followed by
+/// `extra`; `ip` is the peer's.
+fn request_record(
+    action: &str,
+    outcome: &str,
+    actor: &str,
+    request: &RequestFacts,
+    extra: Map<String, Value>,
+) -> NewRecord {
+    let mut details = request_details(request);
+    details.extend(extra);
+    let mut record =
+        gateway_event(action, outcome, actor, ("api", &request.path), Value::Object(details), "self-audit");
+    set_ip(&mut record, request.ip);
+    record
 }
 
 fn request_details(request: &RequestFacts) -> Map<String, Value> {
