@@ -153,6 +153,8 @@ pub struct Reloader {
     config_sha256: Mutex<String>,
     /// Where each reload, applied or refused, is recorded (`None` in unit tests).
     audit: Option<Arc<SelfAudit>>,
+    /// The configuration of the last applied reload (or the start-up one).
+    applied: Mutex<Config>,
 }
 
 impl Reloader {
@@ -168,6 +170,7 @@ impl Reloader {
         let config_sha256 = Mutex::new(file_sha256(&config_path));
         Self {
             config_path,
+            applied: Mutex::new(startup.clone()),
             startup,
             active,
             serial: tokio::sync::Mutex::new(Vec::new()),
@@ -181,6 +184,14 @@ impl Reloader {
     /// SHA-256 (hex) of the config file the active set was loaded from.
     pub fn config_sha256(&self) -> String {
         self.config_sha256.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The configuration in service: the start-up one with the sections a reload applies
+    /// (`[[policy]]`, `[[lookup]]`) as last applied. What the store is reopened with after
+    /// a write failure ([`crate::resume`]): the same process, the same policy set.
+    pub fn config_in_service(&self) -> Config {
+        let applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
+        Config { policy: applied.policy.clone(), lookup: applied.lookup.clone(), ..self.startup.clone() }
     }
 
     /// The set in service.
@@ -268,6 +279,7 @@ impl Reloader {
         drop(old);
         retiring.push(retire(replaced));
         let needs_restart = restart_keys(&self.startup, &config);
+        *self.applied.lock().unwrap_or_else(PoisonError::into_inner) = config.clone();
         let report = ReloadReport {
             trigger,
             changed: old_set != new_set,
@@ -389,25 +401,19 @@ pub fn watch_config(reloader: Arc<Reloader>) -> Result<notify::RecommendedWatche
     Ok(watcher)
 }
 
-/// Reloads on every SIGHUP. The handler is installed now (before the gateway announces
-/// its address, so an early SIGHUP reloads instead of ending the process).
-#[cfg(unix)]
-pub fn reload_on_sighup(reloader: Arc<Reloader>) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup = signal(SignalKind::hangup())?;
+/// Reloads on every SIGHUP in `hangups` (from [`crate::signals::Signals`], whose handler is
+/// installed before the gateway announces its address, so an early SIGHUP reloads instead
+/// of ending the process). The task ends when aborted, at the end of a serving round.
+pub fn reload_on_sighup(
+    reloader: Arc<Reloader>,
+    mut hangups: tokio::sync::watch::Receiver<u64>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        while hangup.recv().await.is_some() {
+        while hangups.changed().await.is_ok() {
             tracing::info!("SIGHUP: reloading the policy set");
             let _ = reloader.reload(Trigger::Sighup, crate::own_events::GATEWAY_SOURCE).await;
         }
-    });
-    Ok(())
-}
-
-/// No SIGHUP where there are no Unix signals.
-#[cfg(not(unix))]
-pub fn reload_on_sighup(_reloader: Arc<Reloader>) -> std::io::Result<()> {
-    Ok(())
+    })
 }
 
 /// SHA-256 (hex) of the file at `path`, `""` when it cannot be read (the load that follows

@@ -663,6 +663,11 @@ impl Gateway {
         self.spawn();
     }
 
+    /// The process id of the running gateway.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// How many times the process was started.
     pub fn starts(&self) -> u32 {
         self.starts

@@ -3,12 +3,10 @@
 //! up during ingest.
 //!
 //! While the disk is full, ingest answers 503 naming the write failure (never a 2xx for
-//! an event that is not on disk) and queries keep working. Once space is back and the
-//! gateway restarted, ingest goes on with the next `seq`, every acknowledged event is
-//! there, nothing else is, and `auditgate verify` passes.
-//!
-//! Today sled keeps its I/O error until the database is opened again, so ingest resumes
-//! after a restart, not by itself (resuming in place belongs to the operations work).
+//! an event that is not on disk) and queries keep working. Once space is back, the same
+//! process reopens its store by itself (sled keeps its I/O error until the database is
+//! opened again) and ingest goes on with the next `seq` on the same address; every
+//! acknowledged event is there, nothing else is, and `auditgate verify` passes.
 #![cfg(feature = "reliability")]
 
 use std::path::{Path, PathBuf};
@@ -137,15 +135,34 @@ fn a_full_disk_refuses_ingest_keeps_queries_and_loses_nothing() {
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["events"].as_array().map(Vec::len), Some(5), "{page}");
 
-    // Space comes back; after a restart ingest goes on with the next seq (after the
-    // restart's own start record: nothing the gateway tried to record while full got in).
+    // Space comes back: the same process, on the same address, reopens its store and
+    // is ready again; ingest goes on with the next seq, after the resumed round's start
+    // record (nothing the gateway tried to record while full got in).
+    let pid = gw.pid();
     mount.resize(256);
-    gw.restart();
+    let mut ready = None;
+    for _ in 0..300 {
+        let (status, answer) = gw.request(reqwest::Method::GET, "/readyz", Auth::None, None);
+        if status == 200 {
+            ready = Some(answer);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ready =
+        ready.unwrap_or_else(|| panic!("not ready 30 s after space came back:\n{}", gw.log_tail(3000)));
+    assert_eq!(gw.pid(), pid, "resumed in place, not restarted: {ready}");
+    assert_eq!(gw.starts(), 1);
+    assert!(gw.log_tail(1_000_000).contains("reopening the store in place"), "and it is logged");
     let next = gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": "after"}));
-    let (status, answer) = gw.request(reqwest::Method::GET, "/readyz", Auth::None, None);
-    assert_eq!(status, 200, "ready again after the restart: {answer}");
     assert_eq!(next, last_seq + 2, "seq goes on without a gap");
-    assert_eq!(gw.record(last_seq + 1)["action"], "auditgate.start");
+    let start = gw.record(last_seq + 1);
+    assert_eq!(start["action"], "auditgate.start", "{start}");
+    assert_eq!(start["details"]["pid"].as_u64(), pid.map(u64::from), "{start}");
+    assert!(
+        start["details"]["resumed_after"].as_str().is_some_and(|e| !e.is_empty()),
+        "the start record names the failure it resumed after: {start}"
+    );
     let stored = gw.query_all("order=asc", 1000);
     assert_eq!(stored.len(), acked.len() + 1, "exactly the acknowledged events and the new one");
     for ((id, seq), rec) in acked.iter().zip(&stored) {

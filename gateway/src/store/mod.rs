@@ -376,6 +376,12 @@ impl Store {
         self.inner.health.failure()
     }
 
+    /// A handle on [`Store::write_failure`] that does not keep the database open: what the
+    /// watch for returning disk space holds while the gateway waits to reopen the store.
+    pub fn write_health(&self) -> WriteHealth {
+        WriteHealth(self.inner.health.clone())
+    }
+
     /// sled's bytes on disk (walks sled's files: for scrapes, not the hot path).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.inner.db.size_on_disk()?)
@@ -419,6 +425,17 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.stop_writer();
+    }
+}
+
+/// Whether the store's writer can write, without a handle on the database.
+#[derive(Debug, Clone)]
+pub struct WriteHealth(Arc<WriterHealth>);
+
+impl WriteHealth {
+    /// As [`Store::write_failure`].
+    pub fn failure(&self) -> Option<String> {
+        self.0.failure()
     }
 }
 
