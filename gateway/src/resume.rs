@@ -23,8 +23,9 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(2);
 pub const CALM: Duration = Duration::from_secs(60);
 /// The longest wait between probes after repeated resumes.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
-/// Bytes a probe writes and fsyncs: two of sled's 512 KiB segments, the least a
-/// flush needs.
+/// Bytes a probe writes and fsyncs: two of sled's default 512 KiB log segments. A probe
+/// that fits shows the file system takes writes again, not that any batch will fit; a
+/// disk that fills again at once is what [`Backoff`] is for.
 pub const PROBE_BYTES: usize = 1 << 20;
 /// The probe file, in the data directory; removed after each probe.
 const PROBE_FILE: &str = "auditgate-write-probe";
