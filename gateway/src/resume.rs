@@ -60,16 +60,18 @@ impl Backoff {
     }
 }
 
-/// Resolves with the write failure once the store is failing and `data_dir` takes a
-/// probe write again; checks every `every`. Never resolves while the store writes.
-pub async fn writable_again(health: WriteHealth, data_dir: PathBuf, every: Duration) -> String {
+/// Resolves once the store is failing and `data_dir` takes a probe write again; checks
+/// every `every`. Never resolves while the store writes.
+pub async fn writable_again(health: WriteHealth, data_dir: PathBuf, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
-        let Some(failure) = health.failure() else { continue };
+        if health.failure().is_none() {
+            continue;
+        }
         let dir = data_dir.clone();
         let probed = tokio::task::spawn_blocking(move || probe(&dir)).await;
         match probed {
-            Ok(Ok(())) => return failure,
+            Ok(Ok(())) => return,
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, dir = %data_dir.display(), "the data directory still cannot be written")
             }

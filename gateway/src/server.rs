@@ -7,8 +7,8 @@
 //! again and the next round starts with the configuration in service ([`crate::resume`]).
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::{Arc, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::KeyRing;
@@ -68,8 +68,9 @@ pub async fn serve(config: Config, config_path: PathBuf) -> Result<(), ServeErro
     let mut resumed_after = None;
     let mut backoff = resume::Backoff::default();
     loop {
-        let round = Round { config_path: &config_path, signals: &signals, probe_every: backoff.wait() };
-        match round.run(config, &mut listener, resumed_after.take()).await? {
+        match serve_round(config, &config_path, &signals, backoff.wait(), &mut listener, resumed_after.take())
+            .await?
+        {
             (RoundEnd::Stop, _) => return Ok(()),
             (RoundEnd::Resume { failure }, in_service) => {
                 backoff.resumed();
@@ -89,198 +90,187 @@ enum RoundEnd {
     Resume { failure: String },
 }
 
-/// What one serving round needs besides its configuration.
-struct Round<'a> {
-    config_path: &'a PathBuf,
-    signals: &'a Signals,
-    /// How often the data directory is probed while the store cannot write.
+/// One round: opens everything, serves on `listener` (bound on the first round) until a
+/// stop or, while the store cannot write, until its data directory (probed every
+/// `probe_every`) takes writes again; then shuts everything down. Answers how it ended
+/// and the configuration in service.
+async fn serve_round(
+    config: Config,
+    config_path: &Path,
+    signals: &Signals,
     probe_every: Duration,
-}
-
-impl Round<'_> {
-    /// One round: opens everything, serves on `listener` (bound on the first round) until a
-    /// stop or a resume, shuts everything down. Answers the configuration in service.
-    async fn run(
-        &self,
-        config: Config,
-        listener: &mut Option<std::net::TcpListener>,
-        resumed_after: Option<String>,
-    ) -> Result<(RoundEnd, Config), ServeError> {
-        let config_path = self.config_path.clone();
-        // TLS files first: a wrong path must not wait for the policies to compile.
-        let tls = crate::tls::server_config(&config.server)?;
-        let mut checkpoints = crate::ledger::keys::checkpoint_options(&config)?;
-        let witnesses = match &mut checkpoints {
-            Some(c) if !config.checkpoints.witnesses.is_empty() => {
-                let (urls, timeout, retry) = (
-                    config.checkpoints.witnesses.clone(),
-                    Duration::from_secs(config.checkpoints.witness_timeout_secs),
-                    Duration::from_secs(config.checkpoints.witness_retry_secs),
-                );
-                let poster = blocking(move || WitnessPoster::start(urls, timeout, retry)).await??;
-                c.witness = Some(poster.sender());
-                tracing::info!(witnesses = ?config.checkpoints.witnesses, "checkpoints are posted to witnesses");
-                Some(poster)
-            }
-            _ => None,
-        };
-        if let Some(c) = &checkpoints
-            && listener.is_none()
-        {
-            let public = c.signer.verifier().to_text();
-            tracing::info!(key = %public, file = ?c.file, "checkpoints are signed with this key");
-            println!("auditgate: checkpoint public key {public}");
+    listener: &mut Option<std::net::TcpListener>,
+    resumed_after: Option<String>,
+) -> Result<(RoundEnd, Config), ServeError> {
+    // TLS files first: a wrong path must not wait for the policies to compile.
+    let tls = crate::tls::server_config(&config.server)?;
+    let mut checkpoints = crate::ledger::keys::checkpoint_options(&config)?;
+    let witnesses = match &mut checkpoints {
+        Some(c) if !config.checkpoints.witnesses.is_empty() => {
+            let (urls, timeout, retry) = (
+                config.checkpoints.witnesses.clone(),
+                Duration::from_secs(config.checkpoints.witness_timeout_secs),
+                Duration::from_secs(config.checkpoints.witness_retry_secs),
+            );
+            let poster = blocking(move || WitnessPoster::start(urls, timeout, retry)).await??;
+            c.witness = Some(poster.sender());
+            tracing::info!(witnesses = ?config.checkpoints.witnesses, "checkpoints are posted to witnesses");
+            Some(poster)
         }
-        let encryption = if config.storage.encryption {
-            let (master, source) = MasterKey::load(config.storage.master_key_file.as_deref())?;
-            tracing::info!(key_id = master.id(), from = %source, "encryption at rest: personal fields are sealed");
-            Some(EncryptionOptions { master, fields: config.sealed_fields() })
-        } else {
-            None
-        };
-        let outbox = crate::delivery::outbox_options(&config);
-        let store = Store::open_with_outbox(
-            &StoreOptions {
-                data_dir: config.storage.data_dir.clone(),
-                cache_capacity_bytes: config.storage.cache_capacity_mb << 20,
-                flush_linger: Duration::from_millis(config.storage.flush_interval_ms),
-                idempotency_window: Duration::from_secs(config.storage.idempotency_window_secs),
-                max_batch_events: config.storage.max_batch_events,
-                checkpoints,
-                encryption,
-            },
-            outbox,
-        )
-        .map_err(|source| ServeError::Store { dir: config.storage.data_dir.display().to_string(), source })?;
-        tracing::info!(dir = %config.storage.data_dir.display(), events = store.count(), "store opened");
-        let deliveries = {
-            let (config, store) = (config.clone(), store.clone());
-            blocking(move || crate::delivery::Deliveries::start(&config, &store)).await??
-        };
-        store.set_config_holds(config.config_holds()).map_err(|e| ServeError::Retention(e.to_string()))?;
+        _ => None,
+    };
+    if let Some(c) = &checkpoints
+        && listener.is_none()
+    {
+        let public = c.signer.verifier().to_text();
+        tracing::info!(key = %public, file = ?c.file, "checkpoints are signed with this key");
+        println!("auditgate: checkpoint public key {public}");
+    }
+    let encryption = if config.storage.encryption {
+        let (master, source) = MasterKey::load(config.storage.master_key_file.as_deref())?;
+        tracing::info!(key_id = master.id(), from = %source, "encryption at rest: personal fields are sealed");
+        Some(EncryptionOptions { master, fields: config.sealed_fields() })
+    } else {
+        None
+    };
+    let outbox = crate::delivery::outbox_options(&config);
+    let store = Store::open_with_outbox(
+        &StoreOptions {
+            data_dir: config.storage.data_dir.clone(),
+            cache_capacity_bytes: config.storage.cache_capacity_mb << 20,
+            flush_linger: Duration::from_millis(config.storage.flush_interval_ms),
+            idempotency_window: Duration::from_secs(config.storage.idempotency_window_secs),
+            max_batch_events: config.storage.max_batch_events,
+            checkpoints,
+            encryption,
+        },
+        outbox,
+    )
+    .map_err(|source| ServeError::Store { dir: config.storage.data_dir.display().to_string(), source })?;
+    tracing::info!(dir = %config.storage.data_dir.display(), events = store.count(), "store opened");
+    let deliveries = {
+        let (config, store) = (config.clone(), store.clone());
+        blocking(move || crate::delivery::Deliveries::start(&config, &store)).await??
+    };
+    store.set_config_holds(config.config_holds()).map_err(|e| ServeError::Retention(e.to_string()))?;
 
-        let key_path = config.pseudonym_key_path();
-        let pseudonymizer = Pseudonymizer::load_or_create(&key_path)
-            .map_err(|source| ServeError::PseudonymKey { path: key_path.display().to_string(), source })?;
-        let engine = {
-            let config = config.clone();
-            let db = store.sled_db().clone();
-            // Encrypted stores: the host's trees are keyed and sealed under the store's host key.
-            let host_key = store.host_key();
-            blocking(move || PolicyEngine::load_durable(&config, pseudonymizer, &db, host_key.as_ref()))
-                .await??
-        };
-        tracing::info!(policies = config.policy.len(), policy_set = %engine.policy_set(), "policy chain loaded");
+    let key_path = config.pseudonym_key_path();
+    let pseudonymizer = Pseudonymizer::load_or_create(&key_path)
+        .map_err(|source| ServeError::PseudonymKey { path: key_path.display().to_string(), source })?;
+    let engine = {
+        let config = config.clone();
+        let db = store.sled_db().clone();
+        // Encrypted stores: the host's trees are keyed and sealed under the store's host key.
+        let host_key = store.host_key();
+        blocking(move || PolicyEngine::load_durable(&config, pseudonymizer, &db, host_key.as_ref())).await??
+    };
+    tracing::info!(policies = config.policy.len(), policy_set = %engine.policy_set(), "policy chain loaded");
 
-        let active = Arc::new(ActiveEngine::from_pointee(engine));
-        let audit = Arc::new(SelfAudit::new(store.clone()));
-        let reloader =
-            Arc::new(Reloader::new(config_path, config.clone(), active.clone(), Some(audit.clone())));
-        // A watch that cannot start (inotify limits) leaves SIGHUP and the endpoint working.
-        let _watch =
-            config.server.watch_config.then(|| reload::watch_config(reloader.clone())).and_then(|w| {
-                w.map_err(
+    let active = Arc::new(ActiveEngine::from_pointee(engine));
+    let audit = Arc::new(SelfAudit::new(store.clone()));
+    let reloader = Arc::new(Reloader::new(
+        config_path.to_path_buf(),
+        config.clone(),
+        active.clone(),
+        Some(audit.clone()),
+    ));
+    // A watch that cannot start (inotify limits) leaves SIGHUP and the endpoint working.
+    let _watch = config.server.watch_config.then(|| reload::watch_config(reloader.clone())).and_then(|w| {
+        w.map_err(
             |e| tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP or the API"),
         )
         .ok()
-            });
-        let state = AppState {
-            reloader: reloader.clone(),
-            keys: Arc::new(KeyRing::new(&config.keys)),
-            ingestor: Ingestor {
-                store: store.clone(),
-                engine: active.clone(),
-                limits: Limits {
-                    max_event_bytes: config.server.max_event_bytes,
-                    max_depth: config.server.max_depth,
-                },
-            },
+    });
+    let state = AppState {
+        reloader: reloader.clone(),
+        keys: Arc::new(KeyRing::new(&config.keys)),
+        ingestor: Ingestor {
             store: store.clone(),
-            audit: audit.clone(),
-            max_request_bytes: config.server.max_request_bytes,
-        };
-        let first_round = listener.is_none();
-        let socket = match listener {
-            Some(socket) => socket,
-            None => {
-                let bound = tokio::net::TcpListener::bind(config.server.listen)
-                    .await
-                    .map_err(|source| ServeError::Bind { addr: config.server.listen.to_string(), source })?;
-                listener.insert(bound.into_std()?)
+            engine: active.clone(),
+            limits: Limits {
+                max_event_bytes: config.server.max_event_bytes,
+                max_depth: config.server.max_depth,
+            },
+        },
+        store: store.clone(),
+        audit: audit.clone(),
+        max_request_bytes: config.server.max_request_bytes,
+    };
+    let first_round = listener.is_none();
+    let socket = match listener {
+        Some(socket) => socket,
+        None => {
+            let bound = tokio::net::TcpListener::bind(config.server.listen)
+                .await
+                .map_err(|source| ServeError::Bind { addr: config.server.listen.to_string(), source })?;
+            listener.insert(bound.into_std()?)
+        }
+    };
+    // This round's handle on the socket (non-blocking, as `into_std` left it); dropping it
+    // at the end of the round leaves the socket open for the next one.
+    let listener = tokio::net::TcpListener::from_std(socket.try_clone()?)?;
+    let addr = listener.local_addr()?;
+    if first_round && config.has_development_key() {
+        tracing::warn!(
+            "development keys (ag_dev_*) are configured: fine on loopback, replace them for any real use"
+        );
+    }
+    // The signal handlers were installed before anyone learns the address: a SIGTERM sent
+    // right after the listening line shuts down gracefully, not kills the process.
+    let hangups = reload::reload_on_sighup(reloader.clone(), signals.hangups());
+    if first_round {
+        crate::tls::warn_if_plain_beyond_loopback(addr, tls.is_some());
+    }
+    // Recorded (durably) before anyone learns the address: the first thing a client can
+    // read of this run is its start.
+    let policy_set = active.load().policy_set().to_string();
+    audit
+        .started(serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "pid": std::process::id(),
+            "listen": addr.to_string(),
+            "tls": tls.is_some(),
+            "encryption": config.storage.encryption,
+            "config_sha256": reloader.config_sha256(),
+            "policy_set": policy_set,
+            "records": store.count(),
+            "resumed_after": resumed_after,
+        }))
+        .await;
+    tracing::info!(%addr, scheme = crate::tls::scheme(tls.is_some()), "listening");
+    // A machine-readable line on stdout: scripts and tests wait for it. Plain HTTP keeps
+    // the bare address; HTTPS says so (`https://ADDR`). Once per process.
+    if first_round {
+        let mut out = std::io::stdout().lock();
+        let prefix = if tls.is_some() { "https://" } else { "" };
+        writeln!(out, "auditgate: listening on {prefix}{addr}")?;
+        out.flush()?;
+    }
+    let client_ca = config.server.tls_client_ca.is_some();
+    let retention = crate::retention::spawn_job(store.clone(), &config);
+    let until = {
+        let stopped = signals.stopped();
+        let writable =
+            resume::writable_again(store.write_health(), config.storage.data_dir.clone(), probe_every);
+        async move {
+            tokio::select! {
+                _ = stopped => {}
+                _ = writable => {}
             }
-        };
-        // This round's handle on the socket (non-blocking, as `into_std` left it); dropping it
-        // at the end of the round leaves the socket open for the next one.
-        let listener = tokio::net::TcpListener::from_std(socket.try_clone()?)?;
-        let addr = listener.local_addr()?;
-        if first_round && config.has_development_key() {
-            tracing::warn!(
-                "development keys (ag_dev_*) are configured: fine on loopback, replace them for any real use"
-            );
         }
-        // The signal handlers were installed before anyone learns the address: a SIGTERM sent
-        // right after the listening line shuts down gracefully, not kills the process.
-        let hangups = reload::reload_on_sighup(reloader.clone(), self.signals.hangups());
-        if first_round {
-            crate::tls::warn_if_plain_beyond_loopback(addr, tls.is_some());
-        }
-        // Recorded (durably) before anyone learns the address: the first thing a client can
-        // read of this run is its start.
-        let policy_set = active.load().policy_set().to_string();
-        audit
-            .started(serde_json::json!({
-                "version": env!("CARGO_PKG_VERSION"),
-                "pid": std::process::id(),
-                "listen": addr.to_string(),
-                "tls": tls.is_some(),
-                "encryption": config.storage.encryption,
-                "config_sha256": reloader.config_sha256(),
-                "policy_set": policy_set,
-                "records": store.count(),
-                "resumed_after": resumed_after,
-            }))
-            .await;
-        tracing::info!(%addr, scheme = crate::tls::scheme(tls.is_some()), "listening");
-        // A machine-readable line on stdout: scripts and tests wait for it. Plain HTTP keeps
-        // the bare address; HTTPS says so (`https://ADDR`). Once per process.
-        if first_round {
-            let mut out = std::io::stdout().lock();
-            let prefix = if tls.is_some() { "https://" } else { "" };
-            writeln!(out, "auditgate: listening on {prefix}{addr}")?;
-            out.flush()?;
-        }
-        let client_ca = config.server.tls_client_ca.is_some();
-        let retention = crate::retention::spawn_job(store.clone(), &config);
-        let ended = Arc::new(std::sync::Mutex::new(RoundEnd::Stop));
-        let until = {
-            let (ended, stopped) = (ended.clone(), self.signals.stopped());
-            let writable = resume::writable_again(
-                store.write_health(),
-                config.storage.data_dir.clone(),
-                self.probe_every,
-            );
-            async move {
-                tokio::select! {
-                    _ = stopped => {}
-                    failure = writable => *ended.lock().unwrap_or_else(PoisonError::into_inner) = RoundEnd::Resume { failure },
-                }
-            }
-        };
-        crate::tls::serve(listener, tls, client_ca, http::router(state), until).await?;
-        let ended =
-            std::mem::replace(&mut *ended.lock().unwrap_or_else(PoisonError::into_inner), RoundEnd::Stop);
-        // A stop that came while the round was ending for a resume wins.
-        let ended = if self.signals.is_stopped() { RoundEnd::Stop } else { ended };
-        hangups.abort();
-        match &ended {
-            RoundEnd::Stop => {
-                tracing::info!("shutting down: persisting policy host state, flushing the store")
-            }
-            RoundEnd::Resume { .. } => tracing::info!("closing the store to reopen it"),
-        }
-        // Requests are drained; the stop record goes in before the final flush and checkpoint
-        // (before a resume it cannot be written: the store still has its write error).
-        if matches!(ended, RoundEnd::Stop) {
+    };
+    crate::tls::serve(listener, tls, client_ca, http::router(state), until).await?;
+    // Not stopped: the probe ended the round (a stop that came meanwhile wins).
+    let ended = if signals.is_stopped() {
+        RoundEnd::Stop
+    } else {
+        RoundEnd::Resume { failure: store.write_failure().unwrap_or_else(|| "unknown error".into()) }
+    };
+    hangups.abort();
+    // Requests are drained; the stop record goes in before the final flush and checkpoint.
+    match &ended {
+        RoundEnd::Stop => {
+            tracing::info!("shutting down: persisting policy host state, flushing the store");
             audit
                 .stopping(serde_json::json!({
                     "version": env!("CARGO_PKG_VERSION"),
@@ -290,19 +280,21 @@ impl Round<'_> {
                 }))
                 .await;
         }
-        if let Some(job) = retention {
-            job.abort();
-            let _ = job.await;
-        }
-        reloader.finish().await;
-        let in_service = reloader.config_in_service();
-        let engine = active.load_full();
-        blocking(move || engine.host().shutdown()).await?;
-        blocking(move || deliveries.shutdown()).await?;
-        store.close();
-        if let Some(w) = witnesses {
-            blocking(move || w.shutdown()).await?;
-        }
-        Ok((ended, in_service))
+        // No stop record: the store still has its write error.
+        RoundEnd::Resume { .. } => tracing::info!("closing the store to reopen it"),
     }
+    if let Some(job) = retention {
+        job.abort();
+        let _ = job.await;
+    }
+    reloader.finish().await;
+    let in_service = reloader.config_in_service();
+    let engine = active.load_full();
+    blocking(move || engine.host().shutdown()).await?;
+    blocking(move || deliveries.shutdown()).await?;
+    store.close();
+    if let Some(w) = witnesses {
+        blocking(move || w.shutdown()).await?;
+    }
+    Ok((ended, in_service))
 }
