@@ -27,6 +27,7 @@ pub mod card;
 pub mod cloud;
 pub mod email;
 pub mod iban;
+pub mod inline;
 pub mod jwt;
 pub mod names;
 pub mod pem;
@@ -73,13 +74,17 @@ pub enum Kind {
     Iban,
     /// A US social security number (`123-45-6789`, invalid ranges excluded).
     Ssn,
+    /// A value a text names as secret: `?token=…`, `X-Api-Key: …` on a header line,
+    /// `DB_PASSWORD=…`, `"password": "…"`, the password of `scheme://user:password@host`
+    /// ([`inline`]; names judged by a [`names::NameMatcher`]).
+    NamedSecret,
     /// An e-mail address.
     Email,
 }
 
 impl Kind {
     /// Every kind, in order of preference.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::PrivateKey,
         Kind::Jwt,
         Kind::AwsKeyId,
@@ -94,6 +99,7 @@ impl Kind {
         Kind::Card,
         Kind::Iban,
         Kind::Ssn,
+        Kind::NamedSecret,
         Kind::Email,
     ];
 
@@ -114,6 +120,7 @@ impl Kind {
             Kind::Card => "card",
             Kind::Iban => "iban",
             Kind::Ssn => "ssn",
+            Kind::NamedSecret => "named_secret",
             Kind::Email => "email",
         }
     }
@@ -125,7 +132,13 @@ impl Kind {
 
     /// Runs this detector alone over `text`, appending what it finds to `out` (in text
     /// order, without the prefilter and overlap resolution of [`Detectors::scan`]).
+    /// [`Kind::NamedSecret`] judges names by the built-in rule.
     pub fn find(self, text: &str, out: &mut Vec<Span>) {
+        self.find_named(text, inline::default_names(), out)
+    }
+
+    /// [`Kind::find`] with `names` deciding which names are secret.
+    fn find_named(self, text: &str, names: &names::NameMatcher, out: &mut Vec<Span>) {
         match self {
             Kind::PrivateKey => pem::find(text, out),
             Kind::Jwt => jwt::find(text, out),
@@ -141,6 +154,7 @@ impl Kind {
             Kind::Card => card::find(text, out),
             Kind::Iban => iban::find(text, out),
             Kind::Ssn => ssn::find(text, out),
+            Kind::NamedSecret => inline::find(text, names, out),
             Kind::Email => email::find(text, out),
         }
     }
@@ -167,6 +181,7 @@ impl Kind {
             Kind::Card => s.digits >= 13,
             Kind::Iban => s.len >= 15 && s.digits >= 4,
             Kind::Ssn => s.digits >= 9 && (s.has(b'-') || s.has(b' ')),
+            Kind::NamedSecret => s.has_either(b'=', b':'),
             Kind::Email => s.len >= 6 && s.has_all(b"@."),
         }
     }
@@ -260,6 +275,12 @@ impl Detectors {
     /// When spans overlap, the one starting first wins; at the same start the longer one,
     /// then the kind first in [`Kind::ALL`].
     pub fn scan_into(self, text: &str, out: &mut Vec<Span>) {
+        self.scan_named_into(text, inline::default_names(), out)
+    }
+
+    /// [`Detectors::scan_into`] with `names` deciding which names are secret for
+    /// [`Kind::NamedSecret`] (a policy's configured name rule).
+    pub fn scan_named_into(self, text: &str, names: &names::NameMatcher, out: &mut Vec<Span>) {
         out.clear();
         if self.is_empty() || text.len() < MIN_LEN {
             return;
@@ -267,7 +288,7 @@ impl Detectors {
         let summary = Summary::of(text.as_bytes());
         for kind in self.kinds() {
             if kind.may_match(&summary) {
-                kind.find(text, out);
+                kind.find_named(text, names, out);
             }
         }
         resolve_overlaps(out);
@@ -333,7 +354,7 @@ pub fn redact<M: AsRef<str>>(text: &str, spans: &[Span], mut marker: impl FnMut(
 }
 
 /// The bytes the prefilter tracks (at most 31: one bit each in a `u32`).
-const TRACKED: &[u8] = b" -.=@_ABCIJKPRSYbceghkorsxyz";
+const TRACKED: &[u8] = b" -.:=@_ABCIJKPRSYbceghkorsxyz";
 /// The class bit of ASCII digits.
 const DIGIT: u32 = 1 << 31;
 
