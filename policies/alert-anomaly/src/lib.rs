@@ -23,10 +23,15 @@
 //! chain); without it, the policy asks the lookup table `geo_table` (default `"geo"`, `""`
 //! to never ask). Per user, one host state entry holds the last login's time and place and
 //! the countries seen. Events that match no rule return without allocating.
+//!
+//! The action lists (`sensitive_actions`, `login_actions`, `privilege_actions`) **extend**
+//! their defaults; `replace_defaults = ["login_actions", …]` replaces one instead and logs
+//! which defaults it drops. `work_days` is a schedule and replaces the default.
 
 use auditgate_sdk::prelude::*;
 use policy_common::geo::{Place, distance_km, valid_coords};
 use policy_common::hours::{WorkingHours, default_work_days, epoch_micros};
+use policy_common::lists;
 use policy_common::pattern::{ActionPattern, any_matches, patterns};
 use policy_common::ua;
 
@@ -38,8 +43,9 @@ use memory::{Login, Memory};
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Actions that are sensitive outside working hours.
-    #[serde(default = "default_sensitive_actions")]
+    /// More actions that are sensitive outside working hours (after
+    /// [`DEFAULT_SENSITIVE_ACTIONS`]).
+    #[serde(default)]
     pub sensitive_actions: Vec<String>,
     /// IANA time zone of the working hours; `None` turns the off-hours rule off.
     #[serde(default)]
@@ -50,11 +56,13 @@ pub struct Config {
     /// End of the working day (exclusive), `HH:MM`.
     #[serde(default = "default_work_end")]
     pub work_end: String,
-    /// Working days, `mon` … `sun`.
+    /// Working days, `mon` … `sun`. A schedule, not a detection list: the configured days
+    /// replace the default Monday to Friday.
     #[serde(default = "default_work_days")]
     pub work_days: Vec<String>,
-    /// Actions that are logins (for new-country and impossible-travel).
-    #[serde(default = "default_login_actions")]
+    /// More actions that are logins, for new-country and impossible-travel (after
+    /// [`DEFAULT_LOGIN_ACTIONS`]).
+    #[serde(default)]
     pub login_actions: Vec<String>,
     /// Lookup table asked when the event has no `/details/geo`; empty: never ask.
     #[serde(default = "default_geo_table")]
@@ -71,9 +79,13 @@ pub struct Config {
     /// Shorter distances never count as travel (geo data is approximate).
     #[serde(default = "default_min_travel_km")]
     pub min_travel_km: f64,
-    /// Actions that change privileges.
-    #[serde(default = "default_privilege_actions")]
+    /// More actions that change privileges (after [`DEFAULT_PRIVILEGE_ACTIONS`]).
+    #[serde(default)]
     pub privilege_actions: Vec<String>,
+    /// Lists (`sensitive_actions`, `login_actions`, `privilege_actions`) whose configured
+    /// entries replace the defaults instead of extending them.
+    #[serde(default)]
+    pub replace_defaults: Vec<String>,
     /// Whether to alert on scanner user agents.
     #[serde(default = "yes")]
     pub scanner: bool,
@@ -82,17 +94,19 @@ pub struct Config {
     pub scanner_alert_secs: u32,
 }
 
-fn default_sensitive_actions() -> Vec<String> {
-    vec!["admin.*".into(), "credential.*".into()]
-}
+/// Sensitive actions, whatever the config adds.
+pub const DEFAULT_SENSITIVE_ACTIONS: &[&str] = &["admin.*", "credential.*"];
+/// Login actions, whatever the config adds.
+pub const DEFAULT_LOGIN_ACTIONS: &[&str] = &["user.login"];
+/// Privilege-changing actions, whatever the config adds.
+pub const DEFAULT_PRIVILEGE_ACTIONS: &[&str] = &["admin.role.change", "*.privilege.*", "*.role.*"];
+/// The lists `replace_defaults` may name.
+const LISTS: &[&str] = &["sensitive_actions", "login_actions", "privilege_actions"];
 fn default_work_start() -> String {
     "08:00".into()
 }
 fn default_work_end() -> String {
     "18:00".into()
-}
-fn default_login_actions() -> Vec<String> {
-    vec!["user.login".into()]
 }
 fn default_geo_table() -> String {
     "geo".into()
@@ -108,9 +122,6 @@ fn default_max_speed_kmh() -> f64 {
 }
 fn default_min_travel_km() -> f64 {
     500.0
-}
-fn default_privilege_actions() -> Vec<String> {
-    vec!["admin.role.change".into(), "*.privilege.*".into(), "*.role.*".into()]
 }
 fn default_scanner_alert_secs() -> u32 {
     3600
@@ -151,6 +162,10 @@ impl Policy for AlertAnomaly {
     type Config = Config;
 
     fn new(c: Config) -> Result<Self, String> {
+        lists::check_replace(&c.replace_defaults, LISTS)?;
+        let list = |name: &str, defaults: &[&str], configured: &[String]| {
+            lists::resolve(name, defaults, configured, &c.replace_defaults)
+        };
         let hours = match &c.time_zone {
             Some(zone) => Some(WorkingHours::new(zone, &c.work_start, &c.work_end, &c.work_days)?),
             None => None,
@@ -168,15 +183,23 @@ impl Policy for AlertAnomaly {
             return Err("invalid config: `scanner_alert_secs` must be at least 1".into());
         }
         Ok(Self {
-            sensitive_actions: patterns(&c.sensitive_actions)?,
+            sensitive_actions: patterns(&list(
+                "sensitive_actions",
+                DEFAULT_SENSITIVE_ACTIONS,
+                &c.sensitive_actions,
+            ))?,
             hours,
-            login_actions: patterns(&c.login_actions)?,
+            login_actions: patterns(&list("login_actions", DEFAULT_LOGIN_ACTIONS, &c.login_actions))?,
             geo_table: Some(c.geo_table).filter(|t| !t.is_empty()),
             new_country: c.new_country,
             memory_secs: c.memory_days.saturating_mul(86_400),
             max_speed_kmh: c.max_speed_kmh,
             min_travel_km: c.min_travel_km,
-            privilege_actions: patterns(&c.privilege_actions)?,
+            privilege_actions: patterns(&list(
+                "privilege_actions",
+                DEFAULT_PRIVILEGE_ACTIONS,
+                &c.privilege_actions,
+            ))?,
             classifier: c.scanner.then(ua::Classifier::new),
             scanner_alert_secs: c.scanner_alert_secs,
         })

@@ -80,12 +80,31 @@ fn privilege_changes_by_pattern() {
         [rule::PRIVILEGE_CHANGE]
     );
     assert!(decide(&p, &json!({"action": "user.roles.list", "outcome": "success"})).is_empty());
+    // A configured list extends the defaults ...
     let p = policy(json!({"privilege_actions": ["sudo.*"]}));
+    for action in ["admin.role.change", "sudo.exec"] {
+        assert_eq!(
+            rules(&decide(&p, &json!({"action": action, "outcome": "success"}))),
+            [rule::PRIVILEGE_CHANGE],
+            "{action}"
+        );
+    }
+    // ... and replaces them only when told to, saying what it drops.
+    native::take_logs();
+    let p = policy(json!({"privilege_actions": ["sudo.*"], "replace_defaults": ["privilege_actions"]}));
     assert!(decide(&p, &json!({"action": "admin.role.change", "outcome": "success"})).is_empty());
     assert_eq!(
         rules(&decide(&p, &json!({"action": "sudo.exec", "outcome": "success"}))),
         [rule::PRIVILEGE_CHANGE]
     );
+    let logs = native::take_logs();
+    assert!(
+        logs.iter().any(|(_, l)| l.starts_with("`privilege_actions` replaces the built-in list")
+            && l.ends_with("admin.role.change, *.privilege.*, *.role.*")),
+        "{logs:?}"
+    );
+    let error = init::<AlertAnomaly>(json!({"replace_defaults": ["work_days"]}).to_string().as_bytes()).err();
+    assert!(error.is_some_and(|e| e.contains("`replace_defaults` names `work_days`")));
 }
 
 #[test]

@@ -18,9 +18,13 @@
 //!   default `medium`).
 //!
 //! Actions in `actions` and `lockout_actions` are patterns: exact, or with `*`
-//! (`auth.*.failed`). Other events return at once, without allocating.
+//! (`auth.*.failed`). Other events return at once, without allocating. Configured lists
+//! **extend** the defaults (`actions = ["sso.login"]` counts `user.login` and `sso.login`);
+//! `replace_defaults = ["actions"]` (or `"lockout_actions"`) replaces one instead, and
+//! logs which defaults it drops.
 
 use auditgate_sdk::prelude::*;
+use policy_common::lists;
 use policy_common::pattern::{ActionPattern, any_matches, patterns};
 use policy_common::severity::parse as parse_severity;
 
@@ -28,8 +32,8 @@ use policy_common::severity::parse as parse_severity;
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Actions that count as login attempts.
-    #[serde(default = "default_actions")]
+    /// More actions that count as login attempts (after [`DEFAULT_ACTIONS`]).
+    #[serde(default)]
     pub actions: Vec<String>,
     /// The outcome of a failed attempt.
     #[serde(default = "default_outcome")]
@@ -52,17 +56,23 @@ pub struct Config {
     /// Tag of the events at or over the threshold.
     #[serde(default = "default_tag")]
     pub tag: String,
-    /// Actions that report a locked account.
-    #[serde(default = "default_lockout_actions")]
+    /// More actions that report a locked account (after [`DEFAULT_LOCKOUT_ACTIONS`]).
+    #[serde(default)]
     pub lockout_actions: Vec<String>,
+    /// Lists (`actions`, `lockout_actions`) whose configured entries replace the defaults.
+    #[serde(default)]
+    pub replace_defaults: Vec<String>,
     /// Severity of the lockout alert.
     #[serde(default = "default_lockout_severity")]
     pub lockout_severity: String,
 }
 
-fn default_actions() -> Vec<String> {
-    vec!["user.login".into()]
-}
+/// The login actions counted whatever the config adds.
+pub const DEFAULT_ACTIONS: &[&str] = &["user.login"];
+/// The lockout actions alerted on whatever the config adds.
+pub const DEFAULT_LOCKOUT_ACTIONS: &[&str] = &["account.lockout"];
+/// The lists `replace_defaults` may name.
+const LISTS: &[&str] = &["actions", "lockout_actions"];
 fn default_outcome() -> String {
     "failure".into()
 }
@@ -80,9 +90,6 @@ fn default_severity() -> String {
 }
 fn default_tag() -> String {
     "bruteforce".into()
-}
-fn default_lockout_actions() -> Vec<String> {
-    vec!["account.lockout".into()]
 }
 fn default_lockout_severity() -> String {
     "medium".into()
@@ -136,8 +143,16 @@ impl Policy for AlertBruteforce {
         if c.tag.is_empty() {
             return Err("invalid config: `tag` must not be empty".into());
         }
+        lists::check_replace(&c.replace_defaults, LISTS)?;
+        let actions = lists::resolve("actions", DEFAULT_ACTIONS, &c.actions, &c.replace_defaults);
+        let lockout_actions = lists::resolve(
+            "lockout_actions",
+            DEFAULT_LOCKOUT_ACTIONS,
+            &c.lockout_actions,
+            &c.replace_defaults,
+        );
         Ok(Self {
-            actions: patterns(&c.actions)?,
+            actions: patterns(&actions)?,
             outcome: c.outcome,
             threshold: c.threshold,
             window_secs: c.window_secs,
@@ -145,7 +160,7 @@ impl Policy for AlertBruteforce {
             per_ip: c.per_ip,
             severity: parse_severity(&c.severity, "severity")?,
             tag: c.tag,
-            lockout_actions: patterns(&c.lockout_actions)?,
+            lockout_actions: patterns(&lockout_actions)?,
             lockout_severity: parse_severity(&c.lockout_severity, "lockout_severity")?,
         })
     }

@@ -81,8 +81,8 @@ fn user_and_ip_crossing_together_give_two_alerts_one_tag() {
 #[test]
 fn only_configured_failures_count() {
     native::reset();
-    let p =
-        policy(json!({"threshold": 2, "actions": ["auth.*"], "outcome": "error", "severity": "critical"}));
+    let p = policy(json!({"threshold": 2, "actions": ["auth.*"], "replace_defaults": ["actions"],
+                          "outcome": "error", "severity": "critical"}));
     let ev = |action: &str, outcome: &str| json!({"action": action, "outcome": outcome, "user": "dave"});
     for e in [ev("user.login", "error"), ev("auth.password", "failure"), ev("auth.password", "success")] {
         assert!(decide(&p, &e).is_empty(), "{e}");
@@ -93,6 +93,21 @@ fn only_configured_failures_count() {
     assert_eq!(d.alerts()[0].severity, Severity::Critical);
     // No user and no IP: nothing to count.
     assert!(decide(&p, &json!({"action": "auth.x", "outcome": "error"})).is_empty());
+}
+
+#[test]
+fn configured_actions_extend_the_defaults() {
+    native::reset();
+    let p = policy(json!({"threshold": 2, "actions": ["sso.login"], "lockout_actions": ["user.locked"]}));
+    assert!(decide(&p, &json!({"action": "user.login", "outcome": "failure", "user": "erin"})).is_empty());
+    let d = decide(&p, &json!({"action": "sso.login", "outcome": "failure", "user": "erin"}));
+    assert_eq!(rules(&d), [RULE_USER], "user.login and sso.login both count");
+    for action in ["account.lockout", "user.locked"] {
+        let d = decide(&p, &json!({"action": action, "outcome": "success", "user": "erin"}));
+        assert_eq!(rules(&d), [RULE_LOCKOUT], "{action}");
+    }
+    let err = init::<AlertBruteforce>(json!({"replace_defaults": ["action"]}).to_string().as_bytes()).err();
+    assert!(err.is_some_and(|e| e.contains("the lists with defaults are: actions, lockout_actions")));
 }
 
 #[test]

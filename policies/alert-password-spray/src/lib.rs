@@ -1,8 +1,8 @@
 //! Bundled Auditgate policy `alert-password-spray`: one source IP failing logins against
 //! many distinct users within a window (a few guesses each, many accounts).
 //!
-//! - A failed login: `action` matching one of `actions` (default `["user.login"]`, `*`
-//!   patterns allowed) with `outcome` equal to `outcome` (default `"failure"`), with both
+//! - A failed login: `action` matching one of `actions` (`user.login` plus any configured,
+//!   `*` patterns allowed; `replace_defaults = ["actions"]` drops the default) with `outcome` equal to `outcome` (default `"failure"`), with both
 //!   `ip` and `user`.
 //! - Distinct users: the first failure of a (ip, user) pair within the window sets a host
 //!   state flag `seen:IP USER` (TTL `window_secs`, default 600) and adds 1 to the IP's
@@ -14,6 +14,7 @@
 //!   `high`) with labels `ip`, `users` and `window_secs`.
 
 use auditgate_sdk::prelude::*;
+use policy_common::lists;
 use policy_common::pattern::{ActionPattern, any_matches, patterns};
 use policy_common::severity::parse as parse_severity;
 
@@ -21,9 +22,12 @@ use policy_common::severity::parse as parse_severity;
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Actions that count as login attempts.
-    #[serde(default = "default_actions")]
+    /// More actions that count as login attempts (after [`DEFAULT_ACTIONS`]).
+    #[serde(default)]
     pub actions: Vec<String>,
+    /// Lists (`actions`) whose configured entries replace the defaults.
+    #[serde(default)]
+    pub replace_defaults: Vec<String>,
     /// The outcome of a failed attempt.
     #[serde(default = "default_outcome")]
     pub outcome: String,
@@ -41,9 +45,8 @@ pub struct Config {
     pub tag: String,
 }
 
-fn default_actions() -> Vec<String> {
-    vec!["user.login".into()]
-}
+/// The login actions counted whatever the config adds.
+pub const DEFAULT_ACTIONS: &[&str] = &["user.login"];
 fn default_outcome() -> String {
     "failure".into()
 }
@@ -78,6 +81,7 @@ impl Policy for AlertPasswordSpray {
     type Config = Config;
 
     fn new(c: Config) -> Result<Self, String> {
+        lists::check_replace(&c.replace_defaults, &["actions"])?;
         if c.threshold < 2 {
             return Err("invalid config: `threshold` must be at least 2 distinct users".into());
         }
@@ -88,7 +92,7 @@ impl Policy for AlertPasswordSpray {
             return Err("invalid config: `tag` must not be empty".into());
         }
         Ok(Self {
-            actions: patterns(&c.actions)?,
+            actions: patterns(&lists::resolve("actions", DEFAULT_ACTIONS, &c.actions, &c.replace_defaults))?,
             outcome: c.outcome,
             threshold: c.threshold,
             window_secs: c.window_secs,

@@ -100,19 +100,150 @@ fn masks_inside_arrays() {
 }
 
 #[test]
-fn matches_case_insensitively_dash_equals_underscore_and_globs() {
-    let h = harness(json!({"fields": ["api_key", "Set-Cookie", "MOT_DE_PASSE_É", "*_secret"]}));
+fn names_match_as_people_write_them() {
+    let h = harness(json!({"fields": ["card_holder", "MOT_DE_PASSE_É", "*_pin_*"]}));
     let p = h.policy();
-    for yes in
-        ["api_key", "API-KEY", "Api_Key", "set_cookie", "SET-COOKIE", "mot-de-passe-é", "client_secret"]
-    {
+    for yes in [
+        "api_key",
+        "API-KEY",
+        "apikey",
+        "x-api_key",
+        "HTTP_X_API_KEY",
+        "clientSecret",
+        "client_secrets",
+        "X-Auth-Token",
+        "PGPASSWORD",
+        "cardHolder",
+        "X-Card-Holder",
+        "mot-de-passe-é",
+        "new_pin_code",
+    ] {
         assert!(p.matches(yes), "{yes}");
     }
-    for no in ["apikey", "api_key_id", "api", "secret", "client_secrets"] {
+    for no in ["api", "api_key_name", "token_count", "author", "card", "pinned"] {
         assert!(!p.matches(no), "{no}");
     }
-    let o = run(&h, event(json!({"API-Key":"k","x-api_key":"no","Client-Secret":"s"})));
-    assert_eq!(masks(&o), vec![mask("/details/API-Key"), mask("/details/Client-Secret")]);
+    let o = run(&h, event(json!({"API-Key":"k","x-api_key":"k2","Client-Secret":"s","api_version":"2"})));
+    assert_eq!(
+        masks(&o),
+        vec![mask("/details/API-Key"), mask("/details/Client-Secret"), mask("/details/x-api_key")]
+    );
+}
+
+/// The event of the defect report: six secret-named values in `headers` and `env`.
+fn headers_and_env() -> Value {
+    event(json!({
+        "headers": {"X-Auth-Token": "v1", "HTTP_X_API_KEY": "v2", "clientSecret": "v3", "Accept": "*/*"},
+        "env": {"db-password": "v4", "AWS_SECRET_ACCESS_KEY": "v5", "Proxy-Authorization": "v6", "HOME": "/root"},
+    }))
+}
+
+#[test]
+fn the_reported_headers_and_env_are_redacted_by_default_and_with_extra_fields() {
+    for config in [json!({}), json!({"fields": ["password", "token"]}), shipped_config()] {
+        let h = harness(config.clone());
+        let o = run(&h, headers_and_env());
+        let d = &o.event["details"];
+        for (group, name) in [
+            ("headers", "X-Auth-Token"),
+            ("headers", "HTTP_X_API_KEY"),
+            ("headers", "clientSecret"),
+            ("env", "db-password"),
+            ("env", "AWS_SECRET_ACCESS_KEY"),
+            ("env", "Proxy-Authorization"),
+        ] {
+            assert_eq!(d[group][name], DEFAULT_MARKER, "{config}: {group}.{name}");
+        }
+        assert_eq!(d["headers"]["Accept"], "*/*");
+        assert_eq!(d["env"]["HOME"], "/root");
+        assert_eq!(o.redacted.len(), 6, "{config}: {:?}", o.redacted);
+    }
+}
+
+/// The shared table of real-world names (`tests/fixtures/secret-names.json`).
+fn table() -> (Vec<String>, Vec<String>) {
+    let text = include_str!("../../../tests/fixtures/secret-names.json");
+    let value: Value = serde_json::from_str(text).unwrap_or_default();
+    let list = |key: &str| -> Vec<String> {
+        value[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    };
+    (list("secret"), list("harmless"))
+}
+
+/// Whether each placement of `name` in one event (a member at two depths, inside an
+/// array, in `changes.before`, as a `{name, value}` pair) was masked: all or none.
+fn masked_everywhere(h: &Harness<RedactSecrets>, name: &str) -> Option<bool> {
+    let o = run(
+        h,
+        json!({"action": "api.call", "outcome": "success", "user": "alice",
+               "details": {name: "plain-1", "deep": {"list": [{name: "plain-2"}]},
+                           "pairs": [{"name": name, "value": "plain-3"}]},
+               "changes": {"before": {name: "plain-4"}, "after": {}}}),
+    );
+    let placements = [
+        &o.event["details"][name],
+        &o.event["details"]["deep"]["list"][0][name],
+        &o.event["details"]["pairs"][0]["value"],
+        &o.event["changes"]["before"][name],
+    ];
+    let masked: Vec<bool> = placements.iter().map(|v| **v == json!(DEFAULT_MARKER)).collect();
+    if masked.iter().all(|&m| m) {
+        Some(true)
+    } else if masked.iter().all(|&m| !m) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+#[test]
+fn the_shared_table_holds_with_the_defaults_and_the_shipped_config() {
+    let (secret, harmless) = table();
+    assert!(secret.len() >= 40 && harmless.len() >= 20);
+    for config in [json!({}), shipped_config()] {
+        let h = harness(config.clone());
+        for name in &secret {
+            assert_eq!(masked_everywhere(&h, name), Some(true), "{config}: secret `{name}`");
+        }
+        for name in &harmless {
+            assert_eq!(masked_everywhere(&h, name), Some(false), "{config}: harmless `{name}`");
+        }
+    }
+}
+
+#[test]
+fn configured_lists_extend_and_replacing_them_is_explicit_and_reported() {
+    let h = harness(json!({"fields": ["card_holder"], "harmless_fields": ["auth_user"]}));
+    assert!(h.policy().matches("card_holder") && h.policy().matches("password"));
+    assert!(!h.policy().matches("authUser") && h.policy().matches("auth"));
+    assert!(h.policy().settings.warnings.is_empty());
+    assert!(host::native::take_logs().iter().all(|(level, _)| *level < host::Level::Warn));
+
+    let h = harness(json!({"fields": ["password"], "replace_defaults": ["fields"]}));
+    assert!(h.policy().matches("db_password") && !h.policy().matches("X-Auth-Token"));
+    let warnings = &h.policy().settings.warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("`fields` replaces the built-in secret names"), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("no longer masked by name: secret, token, api key, auth,"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].ends_with(" more"), "{}", warnings[0]);
+    let logged = host::native::take_logs();
+    assert!(
+        logged.iter().any(|(level, line)| *level == host::Level::Warn && *line == warnings[0]),
+        "{logged:?}"
+    );
+
+    let h = harness(json!({"detectors": {"card": "off", "jwt": "off", "email": "off"}}));
+    assert_eq!(
+        h.policy().settings.warnings,
+        ["detectors turned off (jwt, card): values they would mask are stored as sent"]
+    );
 }
 
 #[test]
@@ -182,19 +313,19 @@ fn every_string_is_searched_nested_changes_arrays_and_user_agent() {
             "user_agent": format!("deploy-bot/1.0 (+token {GITHUB})"),
             "details": {"log": ["ok", {"msg": format!("jwt={JWT}")}]},
             "changes": {"before": {"conn": "AccountName=a;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;x=y"},
-                        "after": {"ssn_note": "SSN 123-45-6789", "iban": "DE89 3704 0044 0532 0130 00"}},
+                        "after": {"memo": "SSN 123-45-6789", "iban": "DE89 3704 0044 0532 0130 00"}},
         }),
     );
     assert_eq!(o.event["user_agent"], "deploy-bot/1.0 (+token [REDACTED:github_token])");
     assert_eq!(o.event["details"]["log"], json!(["ok", {"msg": "jwt=[REDACTED:jwt]"}]));
     assert_eq!(o.event["changes"]["before"]["conn"], "AccountName=a;AccountKey=[REDACTED:azure_key];x=y");
-    assert_eq!(o.event["changes"]["after"]["ssn_note"], "SSN [REDACTED:ssn]");
+    assert_eq!(o.event["changes"]["after"]["memo"], "SSN [REDACTED:ssn]");
     assert_eq!(o.event["changes"]["after"]["iban"], "[REDACTED:iban]");
     assert_eq!(
         sorted(&o.redacted),
         [
             "/changes/after/iban",
-            "/changes/after/ssn_note",
+            "/changes/after/memo",
             "/changes/before/conn",
             "/details/log/1/msg",
             "/user_agent"
@@ -224,6 +355,7 @@ fn every_detector_fires_and_is_tagged() {
         ("card", "5555555555554444".to_string()),
         ("iban", "GB82WEST12345698765432".to_string()),
         ("ssn", "123-45-6789".to_string()),
+        ("named_secret", "https://example.com/cb?access_token=opaque-value&page=2".to_string()),
         ("email", "bob@example.org".to_string()),
     ];
     assert_eq!(samples.len(), Kind::ALL.len());
@@ -237,11 +369,22 @@ fn every_detector_fires_and_is_tagged() {
 }
 
 #[test]
-fn card_numbers_sent_as_integers_are_masked() {
+fn card_numbers_sent_as_numbers_are_masked() {
     let h = harness(json!({}));
     let o = run(&h, event(json!({"num": 4111111111111111u64, "order": 1234567890123456u64, "qty": 3})));
     assert_eq!(masks(&o), vec![("/details/num".to_string(), "[REDACTED:card]".to_string())]);
     assert_eq!(o.event["details"]["order"], 1234567890123456u64);
+    // A float with no fraction, in either notation, and a negative integer.
+    for raw in ["4111111111111111.0", "4.111111111111111e15", "-4111111111111111", "5555555555554444.00"] {
+        let body = format!(r#"{{"action":"a","outcome":"success","details":{{"n":{raw}}}}}"#);
+        let o = h.evaluate_bytes(body.as_bytes()).expect("evaluates");
+        assert_eq!(o.event["details"]["n"], "[REDACTED:card]", "{raw}");
+    }
+    for raw in ["4111111111111111.5", "1234567890123456.0", "3.5", "-12"] {
+        let body = format!(r#"{{"action":"a","outcome":"success","details":{{"n":{raw}}}}}"#);
+        let o = h.evaluate_bytes(body.as_bytes()).expect("evaluates");
+        assert!(o.decision.is_empty(), "{raw}: {:?}", o.decision);
+    }
 }
 
 #[test]
@@ -260,6 +403,25 @@ fn gateway_validated_top_level_fields_are_not_searched() {
         ]
     );
     assert_eq!(o.event["id"], "4111111111111111");
+}
+
+#[test]
+fn a_credential_in_id_or_action_fails_the_event_without_quoting_it() {
+    let h = harness(json!({}));
+    for (field, value, kind) in [
+        ("id", JWT, "jwt"),
+        ("id", GITHUB, "github_token"),
+        ("action", "sk_live_4ec39hqlyjwdarjtt1zdp7dc", "stripe_key"),
+    ] {
+        let mut e = json!({"action": "api.call", "outcome": "success"});
+        e[field] = json!(value);
+        let err = h.evaluate(&e).err().unwrap_or_default();
+        assert!(err.starts_with(&format!("`{field}` holds a secret ({kind})")), "{err}");
+        assert!(!err.contains(value), "{err}");
+    }
+    // Order numbers and ordinary actions pass.
+    let o = run(&h, json!({"id": "4111111111111111", "action": "user.password:reset", "outcome": "success"}));
+    assert!(o.decision.is_empty());
 }
 
 #[test]
@@ -323,8 +485,25 @@ fn an_event_without_secrets_is_untouched() {
 #[test]
 fn config_is_checked() {
     assert!(error(json!({})).is_none());
-    assert!(error(json!({"fields": []})).is_none(), "detectors alone are enough");
-    assert_eq!(error(json!({"fields": ["ok", ""]})).as_deref(), Some("invalid config: `fields[1]` is empty"));
+    assert!(error(json!({"fields": []})).is_none());
+    assert!(
+        error(json!({"fields": [], "replace_defaults": ["fields"]})).is_none(),
+        "detectors alone are enough"
+    );
+    assert_eq!(
+        error(json!({"fields": ["ok", ""]})).as_deref(),
+        Some("invalid config: `fields[1]` has no letter or digit")
+    );
+    assert_eq!(
+        error(json!({"harmless_fields": ["--"]})).as_deref(),
+        Some("invalid config: `harmless_fields[0]` has no letter or digit")
+    );
+    assert_eq!(
+        error(json!({"replace_defaults": ["detectors"]})).as_deref(),
+        Some(
+            "invalid config: `replace_defaults` names `detectors`; the lists with defaults are: fields, harmless_fields"
+        )
+    );
     assert_eq!(
         error(json!({"fields": ["*"]})).as_deref(),
         Some("invalid config: `fields[0]` (\"*\") would mask every field")
@@ -332,7 +511,8 @@ fn config_is_checked() {
     assert_eq!(
         error(json!({"fields": ["x"], "markr": "!"})).as_deref(),
         Some(
-            "invalid config: unknown field `markr`, expected one of `fields`, `marker`, `detectors`, `value_marker`"
+            "invalid config: unknown field `markr`, expected one of `fields`, `harmless_fields`, \
+             `replace_defaults`, `marker`, `detectors`, `value_marker`"
         )
     );
     assert_eq!(
@@ -348,20 +528,42 @@ fn config_is_checked() {
     );
     let all_off: serde_json::Map<String, Value> =
         Kind::ALL.iter().map(|k| (k.name().to_string(), json!("off"))).collect();
+    assert!(
+        error(json!({"fields": [], "detectors": all_off.clone()})).is_none(),
+        "the built-in names remain"
+    );
     assert_eq!(
-        error(json!({"fields": [], "detectors": all_off})).as_deref(),
-        Some("invalid config: nothing to redact: `fields` is empty and every detector is off")
+        error(json!({"fields": [], "replace_defaults": ["fields"], "detectors": all_off})).as_deref(),
+        Some(
+            "invalid config: nothing to redact: `fields` replaces the defaults with nothing and every detector \
+             is off"
+        )
     );
     assert!(error(json!({"fields": ["x"], "marker": "[X]", "value_marker": "#"})).is_none());
 }
 
+/// The `[policy.config]` of `builtin:redact-secrets` in the repository's `policy.toml`.
+fn shipped_config() -> Value {
+    let text = include_str!("../../../policy.toml");
+    let config: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => panic!("policy.toml: {e}"),
+    };
+    let policies = config.get("policy").and_then(|p| p.as_array()).cloned().unwrap_or_default();
+    let redact = policies
+        .iter()
+        .find(|p| p.get("module").and_then(|m| m.as_str()) == Some("builtin:redact-secrets"))
+        .expect("policy.toml runs builtin:redact-secrets");
+    let table = redact.get("config").cloned().unwrap_or(toml::Value::Table(toml::Table::new()));
+    serde_json::to_value(table).expect("TOML is JSON")
+}
+
 #[test]
-fn the_shipped_policy_toml_config_is_valid() {
-    // The default chain's [policy.config] (fields + marker) keeps loading.
-    let h = harness(json!({"fields": [
-        "password", "passwd", "pwd", "secret", "client_secret", "token", "access_token",
-        "refresh_token", "id_token", "api_key", "apikey", "authorization", "cookie",
-        "set-cookie", "private_key", "card_number", "pan", "cvv", "ssn"]}));
+fn the_shipped_policy_toml_config_is_valid_and_no_weaker_than_the_defaults() {
+    let h = harness(shipped_config());
+    assert!(h.policy().settings.warnings.is_empty(), "{:?}", h.policy().settings.warnings);
+    assert!(h.policy().settings.names.missing_defaults().is_empty());
+    assert_eq!(h.policy().detectors(), harness(json!({})).policy().detectors());
     let o =
         run(&h, event(json!({"Authorization": "Bearer abc123def456ghi", "note": "Bearer abc123def456ghi"})));
     assert_eq!(
@@ -372,6 +574,31 @@ fn the_shipped_policy_toml_config_is_valid() {
         ]
     );
     assert_eq!(o.tags(), ["redacted:field", "redacted:bearer"]);
+}
+
+#[test]
+fn secrets_inside_strings_are_masked_in_place() {
+    let h = harness(json!({}));
+    let o = run(
+        &h,
+        event(json!({
+            "url": "https://api.example.com/cb?state=ok&access_token=opaque123&page=2",
+            "raw": "POST /login HTTP/1.1\r\nHost: example.com\r\nX-Api-Key: k-123\r\n",
+            "env": ["HOME=/root", "DB_PASSWORD=hunter2"],
+            "dsn": "postgres://app:pa55word@db:5432/app",
+            "count": "token_count=3",
+        })),
+    );
+    let d = &o.event["details"];
+    assert_eq!(d["url"], "https://api.example.com/cb?state=ok&access_token=[REDACTED:named_secret]&page=2");
+    assert_eq!(
+        d["raw"],
+        "POST /login HTTP/1.1\r\nHost: example.com\r\nX-Api-Key: [REDACTED:named_secret]\r\n"
+    );
+    assert_eq!(d["env"], json!(["HOME=/root", "DB_PASSWORD=[REDACTED:named_secret]"]));
+    assert_eq!(d["dsn"], "postgres://app:[REDACTED:named_secret]@db:5432/app");
+    assert_eq!(d["count"], "token_count=3");
+    assert_eq!(o.tags(), ["redacted:named_secret"]);
 }
 
 #[test]
