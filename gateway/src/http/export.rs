@@ -97,8 +97,12 @@ fn parse_limit(params: &HashMap<String, String>) -> Result<Option<u64>, ApiError
     params(EventSelection, ExportFilters),
     responses(
         (status = 200, description = "Every matching event, streamed, in the asked format: `jsonl` \
-            (stored records, one per line), `csv` (RFC 4180, header row, the README's columns), `ocsf` \
-            (OCSF 1.3 events, one per line, each followed by a Detection Finding per alert raised for it), \
+            (stored records, one per line), `csv` (RFC 4180, header row, the README's columns; a cell a \
+            spreadsheet could evaluate as a formula, i.e. one starting with `=`, `+`, `-`, `@`, tab, CR, LF, \
+            NUL or `'`, or with `=`, `+`, `-`, `@` or a full-width form of one after leading whitespace or \
+            invisible characters, is written with one `'` in front: drop one leading `'` to get the stored \
+            text), `ocsf` (OCSF 1.3 events, one per line, each followed by a Detection Finding per alert \
+            raised for it), \
             `cef` (one CEF line per event and per alert). A read failure after the first byte ends the \
             body early (the transfer is cut, not completed).",
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"auditgate-export-<time>.<ext>\"`")),

@@ -383,9 +383,26 @@ const CSV_COLUMNS = ['seq', 'time', 'received_at', 'source', 'action', 'outcome'
   'user_agent', 'session_id', 'request_id', 'resource_type', 'resource_id', 'reason', 'tags', 'redacted',
   'details', 'changes', 'id', 'policy_set', 'prev'];
 
+// CSV injection: an event's text is whatever its sender wrote, and a spreadsheet evaluates
+// a cell that starts like a formula. The same rule as the gateway's CSV export
+// (gateway/src/export/csv.rs, its module doc says why each part is there): one `'` goes in
+// front of a cell that starts with tab, CR, LF, NUL or `'` (so that dropping one leading
+// `'` always gives the stored text back), or whose first character after whitespace,
+// control and invisible characters is `=`, `+`, `-`, `@`, a full-width, small,
+// superscript or subscript form of one, or U+2212 MINUS SIGN.
+const CSV_PREFIX_FIRST = /^[\t\r\n\0']/u;
+const CSV_FORMULA_START = new RegExp(
+  '^[\\s\\p{Cc}\\u00AD\\u034F\\u061C\\u115F\\u1160\\u17B4\\u17B5\\u180B-\\u180F\\u200B-\\u200F\\u202A-\\u202E' +
+    '\\u2060-\\u206F\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFF8\\u{1BCA0}-\\u{1BCA3}\\u{1D173}-\\u{1D17A}' +
+    '\\u{E0000}-\\u{E0FFF}]*[=+\\-@\\uFF1D\\uFF0B\\uFF0D\\uFF20\\uFE66\\uFE62\\uFE63\\uFE6B\\u207A\\u207C\\u208A' +
+    '\\u208C\\uFB29\\u2212]',
+  'u',
+);
+
 function csvField(v) {
   if (v === undefined || v === null) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  let s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  if (CSV_PREFIX_FIRST.test(s) || CSV_FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
