@@ -362,8 +362,10 @@ pub struct PolicyConfig {
     pub name: String,
     /// `builtin:NAME` or a path to a `.wasm` component (relative to the config file).
     pub module: String,
-    #[serde(default = "default_on_error")]
-    pub on_error: OnError,
+    /// What happens to an event the policy fails on; when absent, see
+    /// [`PolicyConfig::on_error`].
+    #[serde(default)]
+    pub on_error: Option<OnError>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     #[serde(default = "default_memory_mb")]
@@ -377,8 +379,22 @@ pub struct PolicyConfig {
     pub config: serde_json::Value,
 }
 
-fn default_on_error() -> OnError {
-    OnError::Skip
+/// The bundled redaction policy: it fails closed by default, and the gateway warns about
+/// configurations that let events past it (`engine::warnings`).
+pub const REDACTION_MODULE: &str = "builtin:redact-secrets";
+
+impl PolicyConfig {
+    /// The `on_error` in force: the configured one, else `reject` for the bundled
+    /// redaction policy (an unredacted secret must never reach the store) and `skip` for
+    /// every other policy (enrichment and alerting are best effort).
+    pub fn on_error(&self) -> OnError {
+        self.on_error.unwrap_or(if self.is_redaction() { OnError::Reject } else { OnError::Skip })
+    }
+
+    /// Whether this link is the bundled redaction policy.
+    pub fn is_redaction(&self) -> bool {
+        self.module == REDACTION_MODULE
+    }
 }
 fn default_timeout_ms() -> u64 {
     50
@@ -728,7 +744,7 @@ mod tests {
         assert_eq!(config.keys.len(), 3);
         assert!(config.has_development_key());
         assert_eq!(config.policy[0].module, "builtin:redact-secrets");
-        assert_eq!(config.policy[0].on_error, OnError::Reject);
+        assert_eq!(config.policy[0].on_error(), OnError::Reject);
     }
 
     #[test]

@@ -342,6 +342,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 engine.policy_set(),
                 if tls.is_some() { "HTTPS" } else { "plain HTTP" }
             );
+            for warning in engine.warnings() {
+                println!("warning: {warning}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {

@@ -111,6 +111,8 @@ pub struct ReloadReport {
     pub config_sha256_before: String,
     /// SHA-256 (hex) of the config file read now.
     pub config_sha256_after: String,
+    /// What the new set lets through that the defaults would not (also logged).
+    pub warnings: Vec<crate::engine::warnings::ConfigWarning>,
 }
 
 /// The outcome of the last reload, for `GET /v1/admin/policies`.
@@ -269,6 +271,8 @@ impl Reloader {
         };
         let policies: Vec<ModuleInfo> = engine.modules().into_iter().map(|(m, _)| m.clone()).collect();
         let new_set = engine.policy_set().to_string();
+        let warnings = engine.warnings().to_vec();
+        engine.log_warnings();
         let swap_started = Instant::now();
         let replaced = self.active.swap(Arc::new(engine));
         let swap_us = swap_started.elapsed().as_secs_f64() * 1e6;
@@ -291,6 +295,7 @@ impl Reloader {
             needs_restart,
             config_sha256_before: before_sha256,
             config_sha256_after: after_sha256.clone(),
+            warnings,
         };
         *self.config_sha256.lock().unwrap_or_else(PoisonError::into_inner) = after_sha256;
         tracing::info!(

@@ -165,6 +165,7 @@ async fn serve_round(
         blocking(move || PolicyEngine::load_durable(&config, pseudonymizer, &db, host_key.as_ref())).await??
     };
     tracing::info!(policies = config.policy.len(), policy_set = %engine.policy_set(), "policy chain loaded");
+    engine.log_warnings();
 
     let active = Arc::new(ActiveEngine::from_pointee(engine));
     let audit = Arc::new(SelfAudit::new(store.clone()));

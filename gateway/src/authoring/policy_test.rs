@@ -110,7 +110,7 @@ impl PolicyTester {
             name,
             module: module.to_string(),
             // Fail loudly: every error shows up in the report.
-            on_error: OnError::Reject,
+            on_error: Some(OnError::Reject),
             timeout_ms: 50,
             memory_mb: 32,
             actions: Vec::new(),

@@ -36,6 +36,9 @@ impl Sink {
                 let id = alert.get("id").and_then(Value::as_u64);
                 let seq = alert.get("seq").and_then(Value::as_u64);
                 let labels = alert.get("labels").map(ToString::to_string).unwrap_or_default();
+                // The summary holds event text (a failed login's user is whatever was
+                // typed): one line, control characters escaped.
+                let summary = crate::engine::host::log::one_line(text("summary"));
                 tracing::warn!(
                     target: "auditgate::alert",
                     id,
@@ -45,7 +48,7 @@ impl Sink {
                     severity = text("severity"),
                     labels = %labels,
                     "alert: {}",
-                    text("summary"),
+                    summary,
                 );
                 Ok(())
             }
@@ -57,10 +60,12 @@ impl Sink {
 
 /// The one line a Slack-shaped webhook carries:
 /// `[high] bruteforce.user: summary (policy alert-bruteforce, event seq 6, alert 1)`.
+/// `&`, `<` and `>` are escaped as Slack asks, so event text in a summary (`<!channel>`,
+/// `<https://evil|click>`) stays text.
 pub fn slack_text(alert: &Value) -> String {
     let text = |k: &str| alert.get(k).and_then(Value::as_str).unwrap_or("-");
     let num = |k: &str| alert.get(k).and_then(Value::as_u64).map_or("-".to_string(), |n| n.to_string());
-    format!(
+    let line = format!(
         "[{}] {}: {} (policy {}, event seq {}, alert {})",
         text("severity"),
         text("rule"),
@@ -68,5 +73,6 @@ pub fn slack_text(alert: &Value) -> String {
         text("policy"),
         num("seq"),
         num("id")
-    )
+    );
+    line.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }

@@ -10,6 +10,7 @@ pub mod host;
 pub mod module_cache;
 pub mod patch;
 pub mod pseudonym;
+pub mod warnings;
 pub mod wasm;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::store::NewAlert;
 use host::{HostError, HostServices};
 use module_cache::ModuleHash;
 use pseudonym::Pseudonymizer;
+use warnings::ConfigWarning;
 use wasm::{CallError, CodeSource, DecisionOut, InstancePool, InstanceSpec, WasmRuntime};
 
 /// The most events one policy call carries. The design measured batching 16 events per
@@ -144,6 +146,8 @@ pub struct PolicyEngine {
     /// Kept so that a reload ([`PolicyEngine::load_next`]) reuses the wasmtime engine, its
     /// epoch thread and the compiled-component cache.
     runtime: WasmRuntime,
+    /// What this set lets through that the defaults would not ([`warnings`]).
+    warnings: Vec<ConfigWarning>,
 }
 
 /// Event state while it moves through the chain.
@@ -228,6 +232,7 @@ impl PolicyEngine {
         let mut from_cache = 0usize;
         let mut set_hash = Sha256::new();
         let mut policies = Vec::with_capacity(config.policy.len());
+        let mut config_warnings = warnings::chain_warnings(config);
         for (i, pc) in config.policy.iter().enumerate() {
             let failure = |field: &str, message: String| EngineError::Policy {
                 policy: pc.name.clone(),
@@ -248,7 +253,7 @@ impl PolicyEngine {
             set_hash.update(module_hash);
             set_hash.update(
                 serde_json::to_vec(&serde_json::json!({
-                    "on_error": pc.on_error, "actions": pc.actions, "config": pc.config,
+                    "on_error": pc.on_error(), "actions": pc.actions, "config": pc.config,
                     "timeout_ms": pc.timeout_ms, "memory_mb": pc.memory_mb,
                 }))
                 .map_err(|e| fail(e.to_string()))?,
@@ -264,6 +269,13 @@ impl PolicyEngine {
             // config's as often as the module's, and `init`'s message says which.
             let pool =
                 InstancePool::new(&runtime, pre, spec).map_err(|e| failure("config", e.to_string()))?;
+            config_warnings.extend(warnings::init_warnings(&pc.name, pool.init_lines()));
+            if let Some(host) = host.context(&pc.name) {
+                // Its other `init` lines go to the log as they would have.
+                for (level, line) in pool.init_lines().iter().filter(|(l, _)| *l < warnings::WARN_LEVEL) {
+                    host.log(*level, line);
+                }
+            }
             tracing::info!(
                 policy = %pc.name,
                 module = %pc.module,
@@ -280,7 +292,7 @@ impl PolicyEngine {
                     from_cache: code == CodeSource::Cache,
                     version,
                 },
-                on_error: pc.on_error,
+                on_error: pc.on_error(),
                 actions: pc.actions.clone(),
                 pool,
                 stats: PolicyStats::default(),
@@ -307,7 +319,20 @@ impl PolicyEngine {
             set_hash.update(digest);
         }
         let policy_set = hex::encode(&set_hash.finalize()[..16]);
-        Ok(Self { policies, host, pseudonymizer, policy_set, runtime })
+        Ok(Self { policies, host, pseudonymizer, policy_set, runtime, warnings: config_warnings })
+    }
+
+    /// What this policy set lets through that the defaults would not: `check-config`
+    /// prints them, `serve` logs them at start and on every reload.
+    pub fn warnings(&self) -> &[ConfigWarning] {
+        &self.warnings
+    }
+
+    /// Writes [`PolicyEngine::warnings`] to the log, one line each.
+    pub fn log_warnings(&self) {
+        for w in &self.warnings {
+            tracing::warn!(policy = %w.policy, "{}", w.message);
+        }
     }
 
     /// The host services (counters, state, tables) of this engine; call

@@ -73,7 +73,15 @@ pub struct StoreData {
     table: ResourceTable,
     limits: StoreLimits,
     host: HostContext,
+    /// Lines the policy logs while `init` runs, kept instead of written: the pool reports
+    /// the first instance's (its warnings are the config's, `engine::warnings`) and writes
+    /// only new ones for later instances, so a config warning is said once, not once per
+    /// instance.
+    init_log: Option<Vec<(u8, String)>>,
 }
+
+/// The most lines kept from one `init`.
+const MAX_INIT_LINES: usize = 32;
 
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -97,7 +105,14 @@ impl self::auditgate::policy::host::Host for StoreData {
         Ok(self.host.lookup(&table, &key))
     }
     fn log(&mut self, level: u8, message: String) -> wasmtime::Result<()> {
-        self.host.log(level, &message);
+        match &mut self.init_log {
+            Some(lines) => {
+                if lines.len() < MAX_INIT_LINES {
+                    lines.push((level, message));
+                }
+            }
+            None => self.host.log(level, &message),
+        }
         Ok(())
     }
 }
@@ -238,6 +253,8 @@ pub struct InstancePool {
     engine: Engine,
     spec: InstanceSpec,
     idle: Mutex<Vec<PolicyInstance>>,
+    /// What the first instance logged during `init` (level, line).
+    init_lines: Vec<(u8, String)>,
 }
 
 impl InstancePool {
@@ -248,10 +265,22 @@ impl InstancePool {
         pre: PolicyPre<StoreData>,
         spec: InstanceSpec,
     ) -> Result<Self, CallError> {
-        let pool = Self { pre, engine: runtime.engine.clone(), spec, idle: Mutex::new(Vec::new()) };
-        let first = pool.instantiate()?;
+        let mut pool = Self {
+            pre,
+            engine: runtime.engine.clone(),
+            spec,
+            idle: Mutex::new(Vec::new()),
+            init_lines: Vec::new(),
+        };
+        let (first, lines) = pool.instantiate_logged()?;
+        pool.init_lines = lines;
         pool.put(first);
         Ok(pool)
+    }
+
+    /// What the first instance logged during `init`, for the engine to report once.
+    pub fn init_lines(&self) -> &[(u8, String)] {
+        &self.init_lines
     }
 
     fn ticks(&self) -> u64 {
@@ -265,7 +294,20 @@ impl InstancePool {
         ticks_for(self.spec.timeout_ms.max(INIT_TIMEOUT_MS))
     }
 
+    /// A new instance for the pool; its `init` lines not already said by the first
+    /// instance go to the log.
     fn instantiate(&self) -> Result<PolicyInstance, CallError> {
+        let (instance, lines) = self.instantiate_logged()?;
+        for (level, line) in lines {
+            if !self.init_lines.iter().any(|(l, said)| *l == level && *said == line) {
+                self.spec.host.log(level, &line);
+            }
+        }
+        Ok(instance)
+    }
+
+    /// A new instance and the lines it logged during `init`.
+    fn instantiate_logged(&self) -> Result<(PolicyInstance, Vec<(u8, String)>), CallError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.spec.memory_bytes)
             .instances(16)
@@ -279,6 +321,7 @@ impl InstancePool {
             table: ResourceTable::new(),
             limits,
             host: self.spec.host.clone(),
+            init_log: Some(Vec::new()),
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
@@ -289,7 +332,8 @@ impl InstancePool {
             .call_init(&mut store, &self.spec.config_json)
             .map_err(|e| self.init_error(e))?
             .map_err(|message| CallError::Policy(format!("init failed: {message}")))?;
-        Ok(PolicyInstance { store, bindings })
+        let lines = store.data_mut().init_log.take().unwrap_or_default();
+        Ok((PolicyInstance { store, bindings }, lines))
     }
 
     fn take(&self) -> Result<PolicyInstance, CallError> {

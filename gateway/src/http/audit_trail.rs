@@ -95,6 +95,19 @@ fn presented_key(header: Option<&HeaderValue>) -> Option<&str> {
     header?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
+/// A query parameter's value as the self-audit stores it: masked whole when its name is
+/// secret (`?token=…`), else with what the redaction policy's default detectors find
+/// masked (a JWT pasted as `session_id=`). E-mail addresses stay, as in events: auditors
+/// search by user.
+fn redacted_param(name: &str, value: &str) -> String {
+    use auditgate_sdk::detect::{self, Detectors, Kind, inline};
+    if inline::default_names().matches(name) {
+        return "[REDACTED]".to_string();
+    }
+    let spans = Detectors::all().without(Kind::Email).scan(value);
+    if spans.is_empty() { value.to_string() } else { detect::redact(value, &spans, detect::default_marker) }
+}
+
 /// The HMAC pseudonym of `value` under the gateway's pseudonymization key: what `GET
 /// /v1/lookup` answers, so an auditor can match a suspected value without it being stored.
 fn pseudonym(state: &AppState, value: &str) -> String {
@@ -109,18 +122,22 @@ fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The query parameters as a JSON object (a repeated name becomes an array). `GET
-/// /v1/lookup`'s `value` is personal data by purpose: its pseudonym is kept instead.
+/// The query parameters as a JSON object (a repeated name becomes an array), cleaned as
+/// an event would be: every parameter of `GET /v1/lookup` but `table` is personal data by
+/// purpose (misspelled ones included) and is kept as its pseudonym (`value` →
+/// `value_pseudonym`); elsewhere a value goes through [`redacted_param`].
 fn recorded_params(state: &AppState, uri: &Uri, route: Option<&str>) -> Map<String, Value> {
     let mut params = Map::new();
     let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(uri) else {
-        params.insert("unparsed_query".into(), json!(uri.query().unwrap_or("")));
+        // Not stored as sent: an unparsable query may hold anything.
+        params.insert("unparsed_query_pseudonym".into(), json!(pseudonym(state, uri.query().unwrap_or(""))));
         return params;
     };
     for (name, value) in pairs {
-        let (name, value) = if route == Some("/v1/lookup") && name == "value" {
-            ("value_pseudonym".to_string(), json!(pseudonym(state, &value)))
+        let (name, value) = if route == Some("/v1/lookup") && name != "table" {
+            (format!("{name}_pseudonym"), json!(pseudonym(state, &value)))
         } else {
+            let value = redacted_param(&name, &value);
             (name, json!(value))
         };
         match params.get_mut(&name) {

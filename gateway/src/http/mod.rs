@@ -95,7 +95,11 @@ pub fn router(state: AppState) -> Router {
         .layer(audit)
         // Runs after routing (each route and the fallback get it), so the matched pattern is known.
         .layer(middleware::from_fn(count_request))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // The span names the path only: a query string holds what auditors search for
+        // (users, IPs, lookup values) and must not reach a debug log.
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state)
 }
 
@@ -118,8 +122,24 @@ async fn count_request(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    crate::metrics::global().request(method.as_str(), route, response.status().as_u16());
+    crate::metrics::global().request(method_label(&method), route, response.status().as_u16());
     response
+}
+
+/// The `method` label of a request: the methods the API answers, every other name
+/// (anyone can send `FOO1`, `FOO2`, …) as `other`, so the label's values stay bounded.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// `GET /healthz`'s answer.

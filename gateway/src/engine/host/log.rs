@@ -72,6 +72,7 @@ impl PolicyLog {
         };
         report_dropped(policy, dropped);
         let message = truncate(message, self.max_bytes);
+        let message = one_line(&message);
         match level {
             0 => tracing::trace!(policy, "{message}"),
             1 => tracing::debug!(policy, "{message}"),
@@ -95,6 +96,23 @@ fn report_dropped(policy: &str, dropped: u64) {
     if dropped > 0 {
         tracing::warn!(policy, dropped, "policy log lines dropped by the rate limit");
     }
+}
+
+/// `text` with its control characters (line breaks above all) escaped (`\n`, `\u{1b}`):
+/// text from a policy or an event is one log line, never a forged second one.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `s` cut to at most `max` bytes, on a character boundary, marked with `…` when cut.
