@@ -285,6 +285,20 @@ pub fn default_config() -> String {
     set_value(&text, "data_dir", DATA_DIR_PLACEHOLDER)
 }
 
+/// `config` with `lines` (TOML key/value lines) added to the `[policy.config]` of its
+/// `builtin:redact-secrets` policy.
+pub fn with_redaction_config(config: &str, lines: &str) -> String {
+    let module = config
+        .find("module = \"builtin:redact-secrets\"")
+        .unwrap_or_else(|| panic!("no builtin:redact-secrets in the configuration:\n{config}"));
+    let table = module
+        + config[module..]
+            .find("[policy.config]\n")
+            .unwrap_or_else(|| panic!("redact-secrets has no [policy.config] table:\n{config}"));
+    let at = table + "[policy.config]\n".len();
+    format!("{}{}\n{}", &config[..at], lines.trim_end(), &config[at..])
+}
+
 /// `config` without its `[[lookup]]` tables, for tests that bring their own.
 pub fn without_lookups(config: &str) -> String {
     let mut out = String::with_capacity(config.len());

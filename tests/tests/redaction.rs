@@ -2,6 +2,7 @@
 //! masked paths are listed in `redacted`, and the secret's bytes are nowhere on disk.
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 
 use auditgate_tests::*;
 use serde_json::{Value, json};
@@ -260,4 +261,290 @@ fn value_detectors_mask_secret_spans_inside_free_text() {
     assert_nowhere(&files, &secrets, "while running");
     gw.kill();
     assert_nowhere(&gw.data_files(), &secrets, "after SIGKILL");
+}
+
+// ---- names as people write them: one table, two paths ------------------------------
+
+/// The shared table (`tests/fixtures/secret-names.json`): names that must be redacted and
+/// look-alikes that must not be.
+fn name_table() -> (Vec<String>, Vec<String>) {
+    let path = workspace_root().join("tests/fixtures/secret-names.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let table: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let list = |key: &str| -> Vec<String> {
+        table[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no `{key}` list in the table"))
+            .iter()
+            .map(|v| v.as_str().unwrap_or_else(|| panic!("{v} is not a name")).to_string())
+            .collect()
+    };
+    (list("secret"), list("harmless"))
+}
+
+/// One event putting `name` in four places: a member of `details`, a member of an object
+/// inside an array, a `{name, value}` pair and a member of `changes.before`.
+fn name_event(i: usize, name: &str) -> Value {
+    json!({
+        "id": format!("names-{i}"), "action": "api.call", "outcome": "success", "user": "name-table",
+        "details": {
+            name: format!("plain-{i}-a"),
+            "deep": {"list": [{name: format!("plain-{i}-b")}]},
+            "pairs": [{"name": name, "value": format!("plain-{i}-c")}],
+        },
+        "changes": {"before": {name: format!("plain-{i}-d")}, "after": {}},
+    })
+}
+
+/// Whether `name` was masked in `event` (as stored or as `policy test` shows it): `Some`
+/// when all four places agree.
+fn name_masked(event: &Value, name: &str) -> Option<bool> {
+    let places = [
+        &event["details"][name],
+        &event["details"]["deep"]["list"][0][name],
+        &event["details"]["pairs"][0]["value"],
+        &event["changes"]["before"][name],
+    ];
+    let masked: Vec<bool> = places.iter().map(|v| v.as_str() == Some(MASK)).collect();
+    match (masked.iter().all(|&m| m), masked.iter().any(|&m| m)) {
+        (true, _) => Some(true),
+        (false, false) => Some(false),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_name_table_gives_one_answer_through_the_policy_alone_and_the_shipped_gateway() {
+    let (secret, harmless) = name_table();
+    assert!(
+        secret.len() >= 40 && harmless.len() >= 20,
+        "{} secret, {} harmless",
+        secret.len(),
+        harmless.len()
+    );
+    let names: Vec<(&String, bool)> =
+        secret.iter().map(|n| (n, true)).chain(harmless.iter().map(|n| (n, false))).collect();
+    let events: Vec<Value> = names.iter().enumerate().map(|(i, (n, _))| name_event(i, n)).collect();
+
+    // Path 1: the compiled policy alone, its built-in defaults, in the gateway's engine.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("names.ndjson");
+    std::fs::write(&file, ndjson(&events)).expect("write the events");
+    let run = run_cli(
+        ["policy", "test", "--policy", "builtin:redact-secrets", "--json", "--events"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([file.display().to_string()]),
+    );
+    assert_eq!(run.code, Some(0), "policy test failed:\n{}\n{}", run.stdout, run.stderr);
+    let alone: Vec<Value> = run.stdout.lines().map(json).collect();
+    assert_eq!(alone.len(), names.len(), "{}", run.stdout);
+
+    // Path 2: the real gateway with the repository's policy.toml.
+    let gw = Gateway::start_default();
+    let (status, body) = gw.post_bulk(INGEST_KEY, &ndjson(&events));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], names.len(), "{body}");
+    let (status, listing) = gw.get(AUDITOR_KEY, "/v1/events?user=name-table&order=asc&limit=1000");
+    assert_eq!(status, 200, "{listing}");
+    let stored = listing["events"].as_array().cloned().unwrap_or_default();
+    assert_eq!(stored.len(), names.len(), "{listing}");
+
+    let mut wrong = Vec::new();
+    for (i, (name, want)) in names.iter().enumerate() {
+        let by_policy = name_masked(&alone[i]["event"], name);
+        let by_gateway = name_masked(&stored[i], name);
+        if by_policy != Some(*want) || by_gateway != Some(*want) {
+            wrong.push(format!(
+                "`{name}`: want {}, policy alone {by_policy:?}, gateway {by_gateway:?}",
+                if *want { "masked" } else { "kept" }
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} names disagree:\n{}", wrong.len(), names.len(), wrong.join("\n"));
+}
+
+// ---- the reported event, and every place a value can land ---------------------------
+
+#[test]
+fn no_secret_reaches_the_store_logs_alerts_refusals_self_audit_or_exports() {
+    let gw = Gateway::start_with(
+        &default_config(),
+        StartOptions { env: vec![("RUST_LOG".into(), "debug".into())], ..Default::default() },
+    );
+    let s: Vec<String> = (0..12).map(|i| unique_token(&format!("sek{i}-"))).collect();
+    let jwt_for = |tag: &str| {
+        let b64 = |t: &str| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, t);
+        format!(
+            "eyJhbGciOiJIUzI1NiJ9.{}.{}",
+            b64(&format!("{{\"sub\":\"{tag}\"}}")),
+            b64(&unique_token("sig-"))
+        )
+    };
+    let (jwt_user, jwt_id, jwt_query) = (jwt_for("user"), jwt_for("id"), jwt_for("query"));
+    let card = unique_card();
+
+    // The event of the report: six secret-named headers and variables, in clear.
+    let reported = json!({
+        "action": "api.call", "outcome": "success", "user": "alice",
+        "details": {
+            "headers": {"X-Auth-Token": s[0], "HTTP_X_API_KEY": s[1], "clientSecret": s[2], "Accept": "*/*"},
+            "env": {"db-password": s[3], "AWS_SECRET_ACCESS_KEY": s[4], "Proxy-Authorization": s[5]},
+            // Secrets inside strings, and a card number sent as a float.
+            "url": format!("https://api.example.com/cb?state=ok&access_token={}&page=2", s[6]),
+            "raw": format!("GET / HTTP/1.1\r\nX-Api-Key: {}\r\nAccept: */*", s[7]),
+            "dsn": format!("postgres://app:{}@db:5432/app", s[8]),
+        },
+    });
+    // A card number sent as a float: raw JSON, `json!` would make it an integer.
+    let body = reported.to_string().replacen("\"dsn\":", &format!("\"amount_raw\":{card}.0,\"dsn\":"), 1);
+    assert!(body.contains(&format!("{card}.0")), "{body}");
+    let (status, answer) = gw.post_events_raw(INGEST_KEY, body.into_bytes());
+    assert_eq!(status, 200, "{answer}");
+    let seq = answer["results"][0]["seq"].as_u64().unwrap_or_else(|| panic!("{answer}"));
+    let rec = gw.record(seq);
+    let d = &rec["details"];
+    for (group, name) in [
+        ("headers", "X-Auth-Token"),
+        ("headers", "HTTP_X_API_KEY"),
+        ("headers", "clientSecret"),
+        ("env", "db-password"),
+        ("env", "AWS_SECRET_ACCESS_KEY"),
+        ("env", "Proxy-Authorization"),
+    ] {
+        assert_eq!(d[group][name], MASK, "{group}.{name}: {rec}");
+    }
+    assert_eq!(d["headers"]["Accept"], "*/*", "{rec}");
+    assert_eq!(d["url"], "https://api.example.com/cb?state=ok&access_token=[REDACTED:named_secret]&page=2");
+    assert_eq!(d["raw"], "GET / HTTP/1.1\r\nX-Api-Key: [REDACTED:named_secret]\r\nAccept: */*");
+    assert_eq!(d["dsn"], "postgres://app:[REDACTED:named_secret]@db:5432/app");
+    assert_eq!(d["amount_raw"], "[REDACTED:card]", "{rec}");
+
+    // Refusals: a credential in `id` is refused, and the answer does not quote it.
+    let (status, refused) =
+        gw.post_events(INGEST_KEY, &json!({"id": jwt_id, "action": "api.call", "outcome": "success"}));
+    assert_eq!(status, 422, "{refused}");
+    let message = refused.to_string();
+    assert!(message.contains("`id` holds a secret (jwt)"), "{message}");
+    assert!(!message.contains(&jwt_id), "the refusal quotes the secret: {message}");
+
+    // Alerts: five failed logins as a user name that is a JWT (typed into the login form),
+    // and a lockout whose user tries to forge a log line.
+    for _ in 0..5 {
+        let (status, body) = gw.post_events(
+            INGEST_KEY,
+            &json!({"action": "user.login", "outcome": "failure", "user": jwt_user, "ip": "198.51.100.9"}),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let forged = unique_token("FORGED-");
+    let (status, body) = gw.post_events(
+        INGEST_KEY,
+        &json!({"action": "account.lockout", "outcome": "success", "user": format!("bob\n{forged} alert: fake")}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, alerts) = gw.get(AUDITOR_KEY, "/v1/alerts?limit=100");
+    assert_eq!(status, 200, "{alerts}");
+    let alert_text = alerts.to_string();
+    assert!(alert_text.contains("bruteforce.user"), "no brute-force alert: {alerts}");
+    assert!(alert_text.contains("[REDACTED:jwt]"), "the alert does not name the masked user: {alerts}");
+    assert!(!alert_text.contains(&jwt_user), "a secret is in an alert: {alerts}");
+
+    // Self-audit: an auditor searching with a secret, and a misspelled lookup parameter.
+    let (status, _) = gw.get(AUDITOR_KEY, &format!("/v1/events?session_id={}&limit=1", enc(&jwt_query)));
+    assert_eq!(status, 200);
+    let (status, typo) = gw.get(AUDITOR_KEY, &format!("/v1/lookup?valeu={}", enc(&s[9])));
+    assert_eq!(status, 400, "{typo}");
+    let (status, own) = gw.get(AUDITOR_KEY, "/v1/events?source=auditgate&action=auditgate.access&limit=100");
+    assert_eq!(status, 200, "{own}");
+    let own_text = own.to_string();
+    assert!(
+        own_text.contains("[REDACTED:jwt]"),
+        "the search is not recorded with its parameter masked: {own}"
+    );
+    assert!(own_text.contains("valeu_pseudonym"), "the misspelled lookup is not pseudonymized: {own}");
+
+    // Exports read what was stored.
+    let mut exported = String::new();
+    for format in ["csv", "jsonl"] {
+        let response = gw
+            .client()
+            .get(format!("{}/v1/export?format={format}", gw.base_url()))
+            .bearer_auth(AUDITOR_KEY)
+            .send()
+            .expect("export");
+        assert_eq!(response.status().as_u16(), 200);
+        exported.push_str(&response.text().expect("export body"));
+    }
+
+    let secrets: Vec<String> =
+        s.iter().take(10).cloned().chain([jwt_user, jwt_id, jwt_query, card]).collect();
+    for text in [&exported, &own_text, &alert_text] {
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "a secret is in an answer: {secret}");
+        }
+    }
+    let mut gw = gw;
+    assert!(gw.stop(), "the gateway did not stop cleanly");
+    assert_nowhere(&gw.data_files(), &secrets, "after a clean stop");
+    // The log at debug level: no secret, and no line the lockout's user forged.
+    let log = std::fs::read_to_string(gw.log_path()).unwrap_or_default();
+    assert!(log.contains("alert:"), "the log sink wrote no alert:\n{}", gw.log_tail(40));
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret is in the debug log: {secret}");
+    }
+    assert!(!log.lines().any(|l| l.starts_with(&forged)), "an event forged a log line:\n{}", gw.log_tail(40));
+}
+
+// ---- what a configuration gives up is said before it serves ------------------------
+
+#[test]
+fn check_config_and_the_start_up_log_warn_when_redaction_is_weakened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = dir.path().join("shipped.toml");
+    std::fs::write(&shipped, default_config().replace(DATA_DIR_PLACEHOLDER, "\"data\"")).expect("write");
+    let run = run_cli([OsStr::new("check-config"), OsStr::new("--config"), shipped.as_os_str()]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("warning"), "the shipped configuration warns:\n{}", run.stdout);
+
+    // Redaction weakened every way there is: after another policy, limited by `actions`,
+    // failing open, its names replaced and a detector off.
+    let weakened = default_config()
+        .replacen(
+            "[[policy]]\nname = \"redact-secrets\"",
+            "[[policy]]\nname = \"early\"\nmodule = \"builtin:enrich-context\"\n\n[[policy]]\nname = \"redact-secrets\"",
+            1,
+        )
+        .replacen("on_error = \"reject\"", "on_error = \"skip\"\nactions = [\"user.*\"]", 1)
+        ;
+    let weakened = with_redaction_config(
+        &weakened,
+        "fields = [\"password\"]\nreplace_defaults = [\"fields\"]\ndetectors = { jwt = \"off\" }",
+    );
+    let path = dir.path().join("weakened.toml");
+    std::fs::write(&path, weakened.replace(DATA_DIR_PLACEHOLDER, "\"data\"")).expect("write");
+    let run = run_cli([OsStr::new("check-config"), OsStr::new("--config"), path.as_os_str()]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let warnings: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("warning: ")).collect();
+    for needle in [
+        "policy `redact-secrets`: `actions` limits it to [\"user.*\"]",
+        "policy `redact-secrets`: on_error = \"skip\"",
+        "policy `redact-secrets`: runs after [\"early\"]",
+        "policy `redact-secrets`: `fields` replaces the built-in secret names",
+        "policy `redact-secrets`: detectors turned off (jwt)",
+    ] {
+        assert!(warnings.iter().any(|w| w.contains(needle)), "no warning `{needle}` in:\n{}", run.stdout);
+    }
+    assert_eq!(warnings.len(), 5, "{}", run.stdout);
+
+    let mut gw = Gateway::start(&weakened);
+    let log = std::fs::read_to_string(gw.log_path()).unwrap_or_default();
+    assert!(log.contains("`fields` replaces the built-in secret names"), "{}", gw.log_tail(40));
+    assert!(
+        log.contains("on_error = \\\"skip\\\"") || log.contains("on_error = \"skip\""),
+        "{}",
+        gw.log_tail(40)
+    );
+    assert_eq!(log.matches("`fields` replaces the built-in secret names").count(), 1, "said once:\n{log}");
+    gw.kill();
 }
