@@ -107,7 +107,8 @@ mod tests {
     fn config(policies: &str) -> Config {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("policy.toml");
-        std::fs::write(&path, policies).expect("write");
+        let key = "[[keys]]\nname = \"k\"\nrole = \"ingest\"\nsha256 = \"679d44db711514c0aa0cdbfc72fac56f3047d0816d8cdb0f3e53fd909d68c893\"\n";
+        std::fs::write(&path, format!("{key}{policies}")).expect("write");
         Config::load(&path).expect("loads")
     }
 
