@@ -4,7 +4,7 @@
 //! directory, so that a copy survives whoever rewrites the data directory.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::ledger::checkpoint::{self, Checkpoint};
@@ -57,6 +57,9 @@ impl Checkpointer {
                 )
             }
         };
+        if let (Some(path), Some(last)) = (&opts.file, &last) {
+            catch_up_file(trees, path, last.number)?;
+        }
         Ok(Checkpointer { opts, last, last_at: Instant::now() })
     }
 
@@ -114,5 +117,115 @@ impl Checkpointer {
         }
         tracing::debug!(size, number, "checkpoint signed");
         Ok(())
+    }
+}
+
+/// Brings the checkpoint file up to sled's last checkpoint (`last`): a checkpoint is made
+/// durable in sled before it is appended to the file, so a crash between the two leaves
+/// the file one behind, and the next checkpoint would look like a gap to a verifier.
+/// Checkpoints the file lacks are appended from sled, in order; a torn last entry (a crash
+/// during the append) is cut off first. A file with no checkpoint yet starts with the next
+/// one, as always; a file ahead of sled is left alone (and reported).
+fn catch_up_file(trees: &Trees, path: &Path, last: u64) -> Result<(), StoreError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(file_error(path, e)),
+    };
+    // Each entry is a note followed by a blank line.
+    let complete = if text.is_empty() || text.ends_with("\n\n") {
+        text.len()
+    } else {
+        text.rfind("\n\n").map_or(0, |i| i + 2)
+    };
+    let in_file = checkpoint::split_file(&text[..complete])
+        .last()
+        .and_then(|note| Checkpoint::parse_note_unverified(note).ok())
+        .map(|c| c.number);
+    let Some(in_file) = in_file else { return Ok(()) };
+    if in_file > last {
+        tracing::error!(
+            file = %path.display(),
+            in_file,
+            in_store = last,
+            "the checkpoint file is ahead of the store: the data directory may have been rolled back"
+        );
+        return Ok(());
+    }
+    if in_file == last && complete == text.len() {
+        return Ok(());
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| file_error(path, e))?;
+    if complete < text.len() {
+        tracing::warn!(file = %path.display(), bytes = text.len() - complete, "cutting off a torn checkpoint entry");
+        file.set_len(complete as u64).map_err(|e| file_error(path, e))?;
+    }
+    let mut appended = 0u64;
+    let mut out = std::io::BufWriter::new(file);
+    std::io::Seek::seek(&mut out, std::io::SeekFrom::End(0)).map_err(|e| file_error(path, e))?;
+    for item in trees.checkpoints.range(u64_key(in_file + 1)..=u64_key(last)) {
+        let (_, note) = item?;
+        let note = std::str::from_utf8(&note)
+            .map_err(|_| StoreError::Corrupt("a stored checkpoint is not UTF-8".into()))?;
+        out.write_all(checkpoint::file_entry(note).as_bytes()).map_err(|e| file_error(path, e))?;
+        appended += 1;
+    }
+    let file = out.into_inner().map_err(|e| file_error(path, e.into_error()))?;
+    file.sync_data().map_err(|e| file_error(path, e))?;
+    if appended > 0 {
+        tracing::info!(file = %path.display(), appended, "checkpoint file caught up with the store");
+    }
+    Ok(())
+}
+
+fn file_error(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::from(std::io::Error::new(e.kind(), format!("checkpoint file {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::note::NoteSigner;
+
+    #[test]
+    fn a_file_left_behind_by_a_crash_is_caught_up_and_a_torn_entry_cut_off() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sled::Config::new().path(dir.path().join("db")).open().expect("sled");
+        let trees = Trees::open(&db).expect("trees");
+        let signer = NoteSigner::generate("test.example/log").expect("a key");
+        let notes: Vec<String> = (1..=4u64)
+            .map(|n| {
+                let cp = Checkpoint {
+                    origin: "test.example/log".into(),
+                    size: n * 10,
+                    root: [n as u8; 32],
+                    number: n,
+                    prev: [0; 32],
+                };
+                signer.sign(&cp.body())
+            })
+            .collect();
+        for (i, note) in notes.iter().enumerate() {
+            trees.checkpoints.insert(u64_key(i as u64 + 1), note.as_bytes()).expect("insert");
+        }
+        let file = dir.path().join("checkpoints.txt");
+        // The file got #1 and half of #2 before the crash.
+        let torn = &notes[1][..notes[1].len() / 2];
+        std::fs::write(&file, format!("{}{torn}", checkpoint::file_entry(&notes[0]))).expect("write");
+        catch_up_file(&trees, &file, 4).expect("caught up");
+        let text = std::fs::read_to_string(&file).expect("read");
+        let numbers: Vec<u64> = checkpoint::split_file(&text)
+            .iter()
+            .map(|n| Checkpoint::parse_note_unverified(n).expect("a whole note").number)
+            .collect();
+        assert_eq!(numbers, [1, 2, 3, 4]);
+        // Up to date: nothing changes; no file or an empty one: nothing is written.
+        catch_up_file(&trees, &file, 4).expect("no-op");
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), text);
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, "").expect("write");
+        catch_up_file(&trees, &empty, 4).expect("no-op");
+        assert_eq!(std::fs::read_to_string(&empty).expect("read"), "");
+        catch_up_file(&trees, &dir.path().join("missing.txt"), 4).expect("no-op");
     }
 }
