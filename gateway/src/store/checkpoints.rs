@@ -155,7 +155,7 @@ fn catch_up_file(trees: &Trees, path: &Path, last: u64) -> Result<(), StoreError
     if in_file == last && complete == text.len() {
         return Ok(());
     }
-    let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| file_error(path, e))?;
+    let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| file_error(path, e))?;
     if complete < text.len() {
         tracing::warn!(file = %path.display(), bytes = text.len() - complete, "cutting off a torn checkpoint entry");
         file.set_len(complete as u64).map_err(|e| file_error(path, e))?;
