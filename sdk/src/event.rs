@@ -1,30 +1,139 @@
-//! [`Event`]: a read-only, lazily parsed view of one event's JSON bytes, and iterators over
-//! its values with their RFC 6901 pointers.
+//! [`Event`]: a read-only view of one event's JSON bytes that builds no tree, and the
+//! iterators over its values ([`Walk`], [`Fields`], [`Strings`]) with their RFC 6901
+//! pointers.
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::iter::Enumerate;
-use std::slice;
 
-use crate::pointer::{Base, Pointer, Segment};
-use crate::value::Value;
+use bumpalo::Bump;
+
+use crate::json::scan::{Kind, skip_ws, string_end, value_end};
+use crate::json::{JsonError, Problem};
+use crate::pointer::tokens;
+use crate::value::{Doc, Object, Value};
+pub use crate::walk::{Field, Fields, Node, Strings, Walk};
 
 /// One event as the gateway sent it: UTF-8 JSON bytes, expected to be an object.
 ///
-/// Nothing is parsed until the first accessor is called; then the bytes are parsed once
-/// into a [`Value`] tree that borrows its strings from them. If the bytes are not a JSON
-/// object, every accessor answers `None`, the iterators are empty, and [`Event::check`]
-/// says why (the runtime fails the event with that message).
+/// Nothing is read until the first accessor is called. Then one pass over the bytes checks
+/// them (the JSON grammar, as serde_json checks it) and notes where each top-level member's
+/// name and value are, without parsing the values it steps over; `action()`, `user()`,
+/// `field(name)` answer from that table. A value inside `details` or `changes` is read
+/// only when asked for (`get`, `str`, iterating an object), and then only the containers
+/// on the way are scanned. Strings borrow from the bytes; one with escapes is unescaped
+/// once per request into an arena that lives as long as the `Event`.
+///
+/// Duplicate member names: lookups (`field`, `get`, `str`, [`Object::get`]) take the
+/// last, as serde_json (the gateway's parser) does; the iterators visit each, in document
+/// order.
+///
+/// If the bytes are not a JSON object, every accessor answers `None`, the iterators are
+/// empty, and [`Event::check`] says why (the runtime fails the event with that message).
 #[derive(Debug)]
 pub struct Event<'a> {
     bytes: &'a [u8],
-    tree: OnceCell<Result<Value<'a>, String>>,
+    arena: Bump,
+    index: OnceCell<Result<Index<'a>, String>>,
+}
+
+/// Where the top-level members are.
+#[derive(Debug)]
+struct Index<'a> {
+    text: &'a str,
+    /// Offset of the root object's `{`.
+    open: usize,
+    members: Vec<Member>,
+}
+
+/// One top-level member: its name's quotes, its value's span and kind.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    name_open: usize,
+    name_close: usize,
+    name_escaped: bool,
+    start: usize,
+    end: usize,
+    kind: Kind,
+}
+
+impl Member {
+    fn is_named(&self, doc: Doc<'_>, name: &str) -> bool {
+        if self.name_escaped {
+            doc.string(self.name_open, self.name_close, true) == name
+        } else {
+            doc.text.get(self.name_open + 1..self.name_close) == Some(name)
+        }
+    }
+}
+
+/// Members a typical event has at the top level (more only grow the table).
+const TYPICAL_MEMBERS: usize = 16;
+
+impl<'a> Index<'a> {
+    /// Checks the bytes and notes the top-level members; the error is the runtime's
+    /// message for the event.
+    fn build(bytes: &'a [u8]) -> Result<Self, String> {
+        let invalid = |e: JsonError| format!("event is not valid JSON: {e}");
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| invalid(JsonError { problem: Problem::Utf8, offset: e.valid_up_to() }))?;
+        let b = text.as_bytes();
+        let open = skip_ws(b, 0);
+        if b.get(open) != Some(&b'{') {
+            let (kind, end) = value_end(b, open, 0).map_err(invalid)?;
+            trailing(b, end).map_err(invalid)?;
+            return Err(format!("event is not a JSON object (found {})", kind.name()));
+        }
+        let members = members(b, open).map_err(invalid)?;
+        Ok(Index { text, open, members })
+    }
+}
+
+/// Nothing but whitespace after `end`.
+fn trailing(b: &[u8], end: usize) -> Result<(), JsonError> {
+    let after = skip_ws(b, end);
+    if after == b.len() { Ok(()) } else { Err(JsonError { problem: Problem::Trailing, offset: after }) }
+}
+
+/// The members of the object whose `{` is at `open`, which must end the text; each value
+/// is checked and stepped over.
+fn members(b: &[u8], open: usize) -> Result<Vec<Member>, JsonError> {
+    let fail = |problem, at: usize| {
+        let problem = if at >= b.len() { Problem::Eof } else { problem };
+        JsonError { problem, offset: at }
+    };
+    let mut members = Vec::with_capacity(TYPICAL_MEMBERS);
+    let mut i = skip_ws(b, open + 1);
+    if b.get(i) == Some(&b'}') {
+        trailing(b, i + 1)?;
+        return Ok(members);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return Err(fail(Problem::ExpectedKey, i));
+        }
+        let (name_close, name_escaped) = string_end(b, i)?;
+        let colon = skip_ws(b, name_close + 1);
+        if b.get(colon) != Some(&b':') {
+            return Err(fail(Problem::ExpectedColon, colon));
+        }
+        let start = skip_ws(b, colon + 1);
+        let (kind, end) = value_end(b, start, 1)?;
+        members.push(Member { name_open: i, name_close, name_escaped, start, end, kind });
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => {
+                trailing(b, i + 1)?;
+                return Ok(members);
+            }
+            _ => return Err(fail(Problem::ExpectedCommaOrBrace, i)),
+        }
+    }
 }
 
 impl<'a> Event<'a> {
-    /// Wraps the bytes; does not parse them.
+    /// Wraps the bytes; does not read them.
     pub fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, tree: OnceCell::new() }
+        Self { bytes, arena: Bump::new(), index: OnceCell::new() }
     }
 
     /// The raw bytes.
@@ -32,40 +141,63 @@ impl<'a> Event<'a> {
         self.bytes
     }
 
-    /// Whether the bytes have been parsed yet.
+    /// Whether the bytes have been checked and indexed yet.
     pub fn is_parsed(&self) -> bool {
-        self.tree.get().is_some()
+        self.index.get().is_some()
     }
 
-    fn tree(&self) -> &Result<Value<'a>, String> {
-        self.tree.get_or_init(|| match Value::parse(self.bytes) {
-            Ok(v @ Value::Object(_)) => Ok(v),
-            Ok(other) => Err(format!("event is not a JSON object (found {})", other.kind())),
-            Err(e) => Err(format!("event is not valid JSON: {e}")),
-        })
+    fn index(&self) -> Option<&Index<'a>> {
+        self.index.get_or_init(|| Index::build(self.bytes)).as_ref().ok()
     }
 
-    /// Parses (once) and reports whether the event is a JSON object, and if not, why.
+    fn doc<'e>(&'e self, index: &Index<'a>) -> Doc<'e> {
+        Doc { text: index.text, arena: &self.arena }
+    }
+
+    /// Checks the bytes (once) and reports whether the event is a JSON object, and if not,
+    /// why.
     pub fn check(&self) -> Result<(), &str> {
-        match self.tree() {
+        match self.index.get_or_init(|| Index::build(self.bytes)) {
             Ok(_) => Ok(()),
             Err(message) => Err(message),
         }
     }
 
     /// The whole event (an object), or `None` if it is not one.
-    pub fn root(&self) -> Option<&Value<'a>> {
-        self.tree().as_ref().ok()
+    pub fn root(&self) -> Option<Value<'_>> {
+        let index = self.index()?;
+        Some(Value::Object(Object::new(self.doc(index), index.open)))
     }
 
-    /// The top-level field `name`.
-    pub fn field(&self, name: &str) -> Option<&Value<'a>> {
-        self.root()?.member(name)
+    /// The top-level field `name` (the last one if the name repeats), from the table of
+    /// top-level members: nothing else is read.
+    pub fn field(&self, name: &str) -> Option<Value<'_>> {
+        let index = self.index()?;
+        let doc = self.doc(index);
+        let member = index.members.iter().rev().find(|m| m.is_named(doc, name))?;
+        Some(doc.value(member.kind, member.start, member.end))
+    }
+
+    /// The top-level members in document order (duplicates included).
+    pub fn members(&self) -> impl Iterator<Item = (&str, Value<'_>)> {
+        self.index().into_iter().flat_map(move |index| {
+            let doc = self.doc(index);
+            index.members.iter().map(move |m| {
+                (doc.string(m.name_open, m.name_close, m.name_escaped), doc.value(m.kind, m.start, m.end))
+            })
+        })
     }
 
     /// The value at an RFC 6901 pointer (`"/details/ip"`), `None` if absent or malformed.
-    pub fn get(&self, pointer: &str) -> Option<&Value<'a>> {
-        self.root()?.pointer(pointer)
+    /// Reads only the containers on the way.
+    pub fn get(&self, pointer: &str) -> Option<Value<'_>> {
+        let mut steps = tokens(pointer)?;
+        let Some(first) = steps.next() else { return self.root() };
+        let mut current = self.field(&crate::pointer::unescape_token(first)?)?;
+        for raw in steps {
+            current = current.step(raw)?;
+        }
+        Some(current)
     }
 
     /// The string at an RFC 6901 pointer; `None` if absent or not a string.
@@ -96,303 +228,19 @@ impl<'a> Event<'a> {
     /// Every value below the root (object members and array elements), depth first in
     /// document order.
     pub fn walk(&self) -> Walk<'_> {
-        Walk::new(self.root())
+        Walk::new(self.index().map(|index| (self.doc(index), index.open)))
     }
 
     /// Every object member at every depth (including objects inside arrays), depth first.
     pub fn fields(&self) -> Fields<'_> {
-        Fields { walk: self.walk() }
+        Fields::new(self.walk())
     }
 
     /// Every string value at every depth (members and array elements), with its pointer.
     pub fn strings(&self) -> Strings<'_> {
-        Strings { walk: self.walk() }
-    }
-}
-
-/// A value found by [`Walk`]: where it is and what it is.
-#[derive(Debug, Clone)]
-pub struct Node<'e> {
-    /// Where the value is.
-    pub pointer: Pointer<'e>,
-    /// The value.
-    pub value: &'e Value<'e>,
-}
-
-impl<'e> Node<'e> {
-    /// The member name, when the value is an object member (not an array element).
-    pub fn key(&self) -> Option<&'e str> {
-        self.pointer.key()
-    }
-}
-
-/// An object member found by [`Fields`].
-#[derive(Debug, Clone)]
-pub struct Field<'e> {
-    /// Where the member's value is.
-    pub pointer: Pointer<'e>,
-    /// The member's name (unescaped).
-    pub key: &'e str,
-    /// The member's value.
-    pub value: &'e Value<'e>,
-}
-
-enum Children<'e> {
-    Object(slice::Iter<'e, (Cow<'e, str>, Value<'e>)>),
-    Array(Enumerate<slice::Iter<'e, Value<'e>>>),
-}
-
-struct Frame<'e> {
-    base: Base<'e>,
-    children: Children<'e>,
-}
-
-impl<'e> Frame<'e> {
-    fn of(pointer: &Pointer<'e>, value: &'e Value<'e>) -> Option<Self> {
-        let children = match value {
-            Value::Object(members) => Children::Object(members.iter()),
-            Value::Array(items) => Children::Array(items.iter().enumerate()),
-            _ => return None,
-        };
-        Some(Frame { base: pointer.base(), children })
-    }
-}
-
-/// Depth-first walk over every value below the root, in document order.
-///
-/// After `next()` returns a container, [`Walk::skip_children`] makes the walk step over
-/// its contents (e.g. a field that has been masked as a whole).
-pub struct Walk<'e> {
-    stack: Vec<Frame<'e>>,
-    /// The container last returned, entered on the next `next()` unless skipped.
-    pending: Option<(Pointer<'e>, &'e Value<'e>)>,
-}
-
-impl<'e> Walk<'e> {
-    fn new(root: Option<&'e Value<'e>>) -> Self {
-        Walk { stack: Vec::new(), pending: root.map(|r| (Pointer::root(), r)) }
-    }
-
-    /// Do not descend into the value the last `next()` returned.
-    pub fn skip_children(&mut self) {
-        self.pending = None;
-    }
-}
-
-impl<'e> Iterator for Walk<'e> {
-    type Item = Node<'e>;
-
-    fn next(&mut self) -> Option<Node<'e>> {
-        if let Some(frame) = self.pending.take().and_then(|(p, v)| Frame::of(&p, v)) {
-            self.stack.push(frame);
-        }
-        loop {
-            let frame = self.stack.last_mut()?;
-            let (segment, value) = match &mut frame.children {
-                Children::Object(members) => match members.next() {
-                    Some((k, v)) => (Segment::Key(k.as_ref()), v),
-                    None => {
-                        self.stack.pop();
-                        continue;
-                    }
-                },
-                Children::Array(items) => match items.next() {
-                    Some((i, v)) => (Segment::Index(i), v),
-                    None => {
-                        self.stack.pop();
-                        continue;
-                    }
-                },
-            };
-            let pointer = frame.base.child(segment);
-            if value.is_container() {
-                self.pending = Some((pointer.clone(), value));
-            }
-            return Some(Node { pointer, value });
-        }
-    }
-}
-
-/// Every object member at every depth; see [`Event::fields`].
-pub struct Fields<'e> {
-    walk: Walk<'e>,
-}
-
-impl Fields<'_> {
-    /// Do not descend into the value of the member the last `next()` returned.
-    pub fn skip_children(&mut self) {
-        self.walk.skip_children();
-    }
-}
-
-impl<'e> Iterator for Fields<'e> {
-    type Item = Field<'e>;
-
-    fn next(&mut self) -> Option<Field<'e>> {
-        loop {
-            let node = self.walk.next()?;
-            if let Some(key) = node.key() {
-                return Some(Field { pointer: node.pointer, key, value: node.value });
-            }
-        }
-    }
-}
-
-/// Every string value at every depth with its pointer; see [`Event::strings`].
-pub struct Strings<'e> {
-    walk: Walk<'e>,
-}
-
-impl<'e> Iterator for Strings<'e> {
-    type Item = (Pointer<'e>, &'e str);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let node = self.walk.next()?;
-            if let Value::String(s) = node.value {
-                return Some((node.pointer, s.as_ref()));
-            }
-        }
+        Strings::new(self.walk())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LOGIN: &[u8] = br#"{
-        "action": "user.login", "outcome": "failure", "user": "alice", "ip": "192.0.2.7",
-        "details": {"reason": "wrong_password", "attempts": 3, "a/b": {"c~d": "deep"},
-                    "list": ["x", {"k": "y"}, 5, ["z"]]},
-        "changes": {"before": {"role": "user"}, "after": {"role": "admin"}}
-    }"#;
-
-    #[test]
-    fn top_level_accessors() {
-        let e = Event::new(LOGIN);
-        assert!(!e.is_parsed());
-        assert_eq!(e.action(), Some("user.login"));
-        assert!(e.is_parsed());
-        assert_eq!(e.outcome(), Some("failure"));
-        assert_eq!(e.user(), Some("alice"));
-        assert_eq!(e.ip(), Some("192.0.2.7"));
-        assert_eq!(e.str("/details/reason"), Some("wrong_password"));
-        assert_eq!(e.str("/details/attempts"), None);
-        assert_eq!(e.get("/details/attempts").and_then(Value::as_u64), Some(3));
-        assert_eq!(e.str("/details/a~1b/c~0d"), Some("deep"));
-        assert_eq!(e.str("/details/list/1/k"), Some("y"));
-        assert_eq!(e.str("/changes/after/role"), Some("admin"));
-        assert_eq!(e.get("/nope"), None);
-        assert!(e.check().is_ok());
-    }
-
-    #[test]
-    fn strings_with_pointers_over_nested_objects_and_arrays() {
-        let e = Event::new(LOGIN);
-        let found: Vec<(String, &str)> = e.strings().map(|(p, s)| (p.to_string(), s)).collect();
-        assert_eq!(
-            found,
-            vec![
-                ("/action".to_string(), "user.login"),
-                ("/outcome".to_string(), "failure"),
-                ("/user".to_string(), "alice"),
-                ("/ip".to_string(), "192.0.2.7"),
-                ("/details/reason".to_string(), "wrong_password"),
-                ("/details/a~1b/c~0d".to_string(), "deep"),
-                ("/details/list/0".to_string(), "x"),
-                ("/details/list/1/k".to_string(), "y"),
-                ("/details/list/3/0".to_string(), "z"),
-                ("/changes/before/role".to_string(), "user"),
-                ("/changes/after/role".to_string(), "admin"),
-            ]
-        );
-        // every pointer leads back to its string
-        for (p, s) in e.strings() {
-            assert_eq!(e.str(&p.to_string()), Some(s));
-        }
-    }
-
-    #[test]
-    fn fields_at_every_depth_and_skipping() {
-        let e = Event::new(LOGIN);
-        let keys: Vec<String> = e.fields().map(|f| f.pointer.to_string()).collect();
-        assert_eq!(
-            keys,
-            [
-                "/action",
-                "/outcome",
-                "/user",
-                "/ip",
-                "/details",
-                "/details/reason",
-                "/details/attempts",
-                "/details/a~1b",
-                "/details/a~1b/c~0d",
-                "/details/list",
-                "/details/list/1/k",
-                "/changes",
-                "/changes/before",
-                "/changes/before/role",
-                "/changes/after",
-                "/changes/after/role",
-            ]
-        );
-        let mut fields = e.fields();
-        let mut seen = Vec::new();
-        while let Some(f) = fields.next() {
-            if f.key == "details" || f.key == "before" {
-                fields.skip_children();
-            }
-            seen.push(f.pointer.to_string());
-        }
-        assert_eq!(
-            seen,
-            [
-                "/action",
-                "/outcome",
-                "/user",
-                "/ip",
-                "/details",
-                "/changes",
-                "/changes/before",
-                "/changes/after",
-                "/changes/after/role"
-            ]
-        );
-    }
-
-    #[test]
-    fn walk_sees_array_elements() {
-        let e = Event::new(br#"{"a":[1,[2]]}"#);
-        let all: Vec<String> = e.walk().map(|n| format!("{}={}", n.pointer, n.value)).collect();
-        assert_eq!(all, ["/a=[1,[2]]", "/a/0=1", "/a/1=[2]", "/a/1/0=2"]);
-    }
-
-    #[test]
-    fn lazy_parse_of_a_non_object() {
-        for (bytes, why) in [
-            (&b"[1,2]"[..], "event is not a JSON object (found array)"),
-            (b"\"text\"", "event is not a JSON object (found string)"),
-            (b"null", "event is not a JSON object (found null)"),
-        ] {
-            let e = Event::new(bytes);
-            assert!(!e.is_parsed());
-            assert_eq!(e.action(), None);
-            assert!(e.is_parsed());
-            assert_eq!(e.strings().count(), 0);
-            assert_eq!(e.fields().count(), 0);
-            assert!(e.root().is_none());
-            assert_eq!(e.check(), Err(why));
-        }
-        let e = Event::new(b"{\"action\":");
-        assert!(e.check().is_err_and(|m| m.starts_with("event is not valid JSON: ")));
-        assert_eq!(e.get(""), None);
-    }
-
-    #[test]
-    fn escaped_strings_are_unescaped() {
-        let e = Event::new(br#"{"k\/x":"a\"b","t":"\u00e9"}"#);
-        let found: Vec<(String, &str)> = e.strings().map(|(p, s)| (p.to_string(), s)).collect();
-        assert_eq!(found, vec![("/k~1x".to_string(), "a\"b"), ("/t".to_string(), "é")]);
-    }
-}
+mod tests;

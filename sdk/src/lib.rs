@@ -32,7 +32,8 @@
 //! auditgate_sdk::export_policy!(DropFields);
 //! ```
 //!
-//! The pieces: [`Event`] (a lazily parsed, borrowing, read-only view of one event),
+//! The pieces: [`Event`] (a read-only view of one event that builds no tree: top-level
+//! members from one checking pass, anything deeper read in place when asked for),
 //! [`Decision`] (the patches, alerts and tags a policy returns), [`detect`] (ready
 //! detectors for secrets and personal data), [`host`] (the functions the gateway lends a
 //! policy, with a mock for native tests), [`testing`] (run a policy natively on JSON events
@@ -210,11 +211,13 @@ pub mod decision;
 pub mod detect;
 pub mod event;
 pub mod host;
+pub mod json;
 pub mod pointer;
 pub mod runtime;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod value;
+mod walk;
 
 /// Guest bindings generated from `sdk/wit/policy.wit` (world `policy`).
 ///
@@ -233,8 +236,9 @@ pub mod bindings {
 
 pub use decision::{AlertBuilder, Decision};
 pub use event::{Event, Field, Fields, Node, Strings, Walk};
+pub use json::JsonError;
 pub use pointer::{Pointer, Segment, escape_token};
-pub use value::Value;
+pub use value::{Array, Number, Object, Value};
 
 /// An alert sent to the host (generated from WIT `alert`).
 pub use bindings::auditgate::policy::types::Alert;

@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::rc::Rc;
 
 /// Escapes one reference token: `~` becomes `~0`, `/` becomes `~1`. Borrows when there is
 /// nothing to escape.
@@ -79,32 +78,43 @@ pub enum Segment<'e> {
     Index(usize),
 }
 
-/// A parent path shared by all the children of one container.
+impl Segment<'_> {
+    /// Whether the two steps are written the same in a pointer: `Index(3)` and `Key("3")`
+    /// are (a pointer's text cannot tell them apart).
+    pub fn same_text(self, other: Segment<'_>) -> bool {
+        match (self, other) {
+            (Segment::Key(a), Segment::Key(b)) => a == b,
+            (Segment::Index(a), Segment::Index(b)) => a == b,
+            (Segment::Key(k), Segment::Index(i)) | (Segment::Index(i), Segment::Key(k)) => {
+                parse_index(k) == Some(i)
+            }
+        }
+    }
+}
+
+/// The path of a container, shared by the pointers of all its children. Made by the
+/// event's iterators in the event's arena, once per container entered.
 #[derive(Debug)]
-struct PathNode<'e> {
-    parent: Option<Rc<PathNode<'e>>>,
+pub(crate) struct PathNode<'e> {
+    parent: Option<&'e PathNode<'e>>,
     segment: Segment<'e>,
 }
 
-/// The path of a container, from which its children's pointers are made.
-#[derive(Debug, Clone)]
-pub(crate) struct Base<'e>(Option<Rc<PathNode<'e>>>);
-
-impl<'e> Base<'e> {
-    /// The pointer to `segment` inside this container.
-    pub(crate) fn child(&self, segment: Segment<'e>) -> Pointer<'e> {
-        Pointer { parent: self.0.clone(), last: Some(segment) }
+impl<'e> PathNode<'e> {
+    pub(crate) fn new(parent: Option<&'e PathNode<'e>>, segment: Segment<'e>) -> Self {
+        Self { parent, segment }
     }
 }
 
 /// The location of a value inside an event, formatted as an RFC 6901 pointer on demand
 /// (`to_string()`, `Display`, or `String::from`).
 ///
-/// Cheap to create and clone: the iterators share one allocation per container entered,
-/// not one string per value.
-#[derive(Debug, Clone, Default)]
+/// `Copy` and free to keep: the iterators build paths incrementally, one arena node per
+/// container entered and none per value, and a pointer is a reference to its container's
+/// path plus its own last step.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Pointer<'e> {
-    parent: Option<Rc<PathNode<'e>>>,
+    parent: Option<&'e PathNode<'e>>,
     last: Option<Segment<'e>>,
 }
 
@@ -114,18 +124,9 @@ impl<'e> Pointer<'e> {
         Self::default()
     }
 
-    /// The pointer to `segment` inside the value this pointer names.
-    pub fn child(&self, segment: Segment<'e>) -> Pointer<'e> {
-        self.base().child(segment)
-    }
-
-    /// The shared parent of all the children of the value this pointer names: one
-    /// allocation, then each child is a reference-count increment.
-    pub(crate) fn base(&self) -> Base<'e> {
-        Base(match self.last {
-            Some(last) => Some(Rc::new(PathNode { parent: self.parent.clone(), segment: last })),
-            None => self.parent.clone(),
-        })
+    /// The pointer to `segment` inside the container whose path is `parent`.
+    pub(crate) fn new(parent: Option<&'e PathNode<'e>>, segment: Segment<'e>) -> Self {
+        Self { parent, last: Some(segment) }
     }
 
     /// The last step (`None` for the root).
@@ -141,27 +142,56 @@ impl<'e> Pointer<'e> {
         }
     }
 
+    /// The steps from the last one back to the root.
+    fn steps_back(&self) -> impl Iterator<Item = Segment<'e>> + '_ {
+        let parents = std::iter::successors(self.parent, |node| node.parent).map(|node| node.segment);
+        self.last.into_iter().chain(parents)
+    }
+
     /// How many steps from the root (0 for the root).
     pub fn depth(&self) -> usize {
-        let mut depth = usize::from(self.last.is_some());
-        let mut node = self.parent.as_deref();
-        while let Some(n) = node {
-            depth += 1;
-            node = n.parent.as_deref();
-        }
-        depth
+        self.steps_back().count()
+    }
+
+    /// True for a top-level member (`/action`), what the event schema describes.
+    pub fn is_top_level(&self) -> bool {
+        self.last.is_some() && self.parent.is_none()
     }
 
     /// The steps from the root, in order.
     pub fn segments(&self) -> Vec<Segment<'e>> {
-        let mut out: Vec<Segment<'e>> = self.last.into_iter().collect();
-        let mut node = self.parent.as_deref();
-        while let Some(n) = node {
-            out.push(n.segment);
-            node = n.parent.as_deref();
-        }
+        let mut out: Vec<Segment<'e>> = self.steps_back().collect();
         out.reverse();
         out
+    }
+
+    /// Whether `prefix` names this value or one of its containers, compared as pointer
+    /// text would be. Allocates nothing.
+    pub fn starts_with(&self, prefix: &Pointer<'_>) -> bool {
+        let (depth, prefix_depth) = (self.depth(), prefix.depth());
+        depth >= prefix_depth
+            && self
+                .steps_back()
+                .skip(depth - prefix_depth)
+                .zip(prefix.steps_back())
+                .all(|(a, b)| a.same_text(b))
+    }
+
+    /// The pointer text of `segment` inside this value: `/details/headers/0` from
+    /// `/details/headers` and `Index(0)`.
+    pub fn child_text(&self, segment: Segment<'_>) -> String {
+        let mut text = self.to_string();
+        push_segment(&mut text, segment);
+        text
+    }
+}
+
+/// Appends `/` and the escaped `segment` to a pointer's text.
+pub fn push_segment(text: &mut String, segment: Segment<'_>) {
+    text.push('/');
+    match segment {
+        Segment::Key(k) => push_escaped(text, k),
+        Segment::Index(i) => text.push_str(&i.to_string()),
     }
 }
 
@@ -176,7 +206,7 @@ fn write_segment(f: &mut fmt::Formatter<'_>, segment: Segment<'_>) -> fmt::Resul
 }
 
 fn write_node(f: &mut fmt::Formatter<'_>, node: &PathNode<'_>) -> fmt::Result {
-    if let Some(parent) = &node.parent {
+    if let Some(parent) = node.parent {
         write_node(f, parent)?;
     }
     write_segment(f, node.segment)
@@ -185,7 +215,7 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &PathNode<'_>) -> fmt::Result {
 impl fmt::Display for Pointer<'_> {
     /// Writes the escaped RFC 6901 form, e.g. `/details/a~1b/0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(parent) = &self.parent {
+        if let Some(parent) = self.parent {
             write_node(f, parent)?;
         }
         match self.last {
@@ -208,9 +238,9 @@ impl From<&Pointer<'_>> for String {
 }
 
 impl PartialEq for Pointer<'_> {
-    /// Pointers are equal when they name the same steps.
+    /// Pointers are equal when their text is.
     fn eq(&self, other: &Self) -> bool {
-        self.segments() == other.segments()
+        self.depth() == other.depth() && self.starts_with(other)
     }
 }
 
@@ -287,20 +317,48 @@ mod tests {
         let root = Pointer::root();
         assert_eq!(root.to_string(), "");
         assert_eq!(root.depth(), 0);
-        let details = root.child(Segment::Key("details"));
-        let odd = details.child(Segment::Key("a/b~c"));
-        let item = odd.child(Segment::Index(3));
+        assert!(!root.is_top_level());
+        let details_node = PathNode::new(None, Segment::Key("details"));
+        let odd_node = PathNode::new(Some(&details_node), Segment::Key("a/b~c"));
+        let details = Pointer::new(None, Segment::Key("details"));
+        let odd = Pointer::new(Some(&details_node), Segment::Key("a/b~c"));
+        let item = Pointer::new(Some(&odd_node), Segment::Index(3));
+        assert!(details.is_top_level() && !odd.is_top_level());
         assert_eq!(item.to_string(), "/details/a~1b~0c/3");
         assert_eq!(item.depth(), 3);
         assert_eq!(odd.key(), Some("a/b~c"));
         assert_eq!(item.key(), None);
+        assert_eq!(item.last(), Some(Segment::Index(3)));
         assert_eq!(item.segments(), vec![Segment::Key("details"), Segment::Key("a/b~c"), Segment::Index(3)]);
         assert_eq!(String::from(&details), "/details");
+        assert_eq!(odd.child_text(Segment::Key("x/y")), "/details/a~1b~0c/x~1y");
+        assert_eq!(root.child_text(Segment::Index(0)), "/0");
         assert!(details == "/details");
         assert!(item == "/details/a~1b~0c/3");
         assert!(item != "/details/a~1b~0c/30");
         assert!(item != "/details/a~1b~0c/");
         assert!(root == "");
         assert!(root != "/");
+    }
+
+    #[test]
+    fn prefixes_and_equality_follow_the_text() {
+        let details_node = PathNode::new(None, Segment::Key("details"));
+        let list_node = PathNode::new(Some(&details_node), Segment::Key("list"));
+        let details = Pointer::new(None, Segment::Key("details"));
+        let list = Pointer::new(Some(&details_node), Segment::Key("list"));
+        let third = Pointer::new(Some(&list_node), Segment::Index(3));
+        let third_by_name = Pointer::new(Some(&list_node), Segment::Key("3"));
+        let padded = Pointer::new(Some(&list_node), Segment::Key("03"));
+        assert!(third.starts_with(&third) && third.starts_with(&list) && third.starts_with(&details));
+        assert!(third.starts_with(&Pointer::root()));
+        assert!(!list.starts_with(&third));
+        assert!(!details.starts_with(&Pointer::new(None, Segment::Key("detail"))));
+        assert_eq!(third, third_by_name, "`/details/list/3` either way");
+        assert_ne!(third, padded);
+        assert_ne!(list, third);
+        assert!(Segment::Index(10).same_text(Segment::Key("10")));
+        assert!(!Segment::Index(1).same_text(Segment::Key("01")));
+        assert!(!Segment::Key("a").same_text(Segment::Key("b")));
     }
 }

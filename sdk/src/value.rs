@@ -1,43 +1,106 @@
-//! [`Value`]: a JSON tree that borrows its strings from the event bytes.
+//! [`Value`]: one JSON value of an event, read in place.
 //!
-//! Strings and member names without escape sequences point into the input; only those
-//! with escapes (`\n`, `\u00e9`, ...) are allocated. Objects keep their members in
-//! document order.
+//! A value is a small copyable handle on the event's text. Scalars are read when the value
+//! is made (a string without escapes borrows from the event; one with escapes is
+//! unescaped once into the event's arena). Arrays and objects are not scanned until they
+//! are iterated or looked into, and then only as far as needed: nothing builds a tree.
 
-use std::borrow::Cow;
 use std::fmt;
-use std::marker::PhantomData;
+use std::str::FromStr;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use bumpalo::Bump;
 
+use crate::json::JsonError;
+use crate::json::scan::{self, Kind, skip_ws};
+use crate::json::unescape::unescape_into;
 use crate::pointer::{parse_index, tokens, unescape_token};
 
-/// One JSON value, borrowing from the bytes it was parsed from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value<'a> {
+/// The text of a checked event and the arena its unescaped strings go to.
+#[derive(Clone, Copy)]
+pub(crate) struct Doc<'e> {
+    pub(crate) text: &'e str,
+    pub(crate) arena: &'e Bump,
+}
+
+impl<'e> Doc<'e> {
+    pub(crate) fn bytes(self) -> &'e [u8] {
+        self.text.as_bytes()
+    }
+
+    /// The text of the string with quotes at `open` and `close`: borrowed from the event
+    /// when it has no escapes, else unescaped into the arena.
+    pub(crate) fn string(self, open: usize, close: usize, escaped: bool) -> &'e str {
+        let raw = self.text.get(open + 1..close).unwrap_or_default();
+        if !escaped {
+            return raw;
+        }
+        let mut out = bumpalo::collections::String::with_capacity_in(raw.len(), self.arena);
+        unescape_into(raw, &mut out);
+        out.into_bump_str()
+    }
+
+    /// The value of `kind` spanning `start..end` (as the scanner found it).
+    pub(crate) fn value(self, kind: Kind, start: usize, end: usize) -> Value<'e> {
+        match kind {
+            Kind::Null => Value::Null,
+            Kind::False => Value::Bool(false),
+            Kind::True => Value::Bool(true),
+            Kind::Number => Value::Number(Number(self.text.get(start..end).unwrap_or("0"))),
+            Kind::String { escaped } => Value::String(self.string(start, end.saturating_sub(1), escaped)),
+            Kind::Array => Value::Array(Array { doc: self, open: start }),
+            Kind::Object => Value::Object(Object { doc: self, open: start }),
+        }
+    }
+
+    /// The value starting at `i` (no whitespace before it), and where it ends; for an
+    /// array or object, where it starts (its contents are not scanned).
+    pub(crate) fn read(self, i: usize) -> Result<(Value<'e>, usize), JsonError> {
+        let b = self.bytes();
+        match b.get(i) {
+            Some(b'{') => Ok((Value::Object(Object { doc: self, open: i }), i)),
+            Some(b'[') => Ok((Value::Array(Array { doc: self, open: i }), i)),
+            _ => {
+                let (kind, end) = scan::value_end(b, i, 0)?;
+                Ok((self.value(kind, i, end), end))
+            }
+        }
+    }
+
+    /// The value starting at `i` and where it ends, containers stepped over.
+    fn read_over(self, i: usize) -> Result<(Value<'e>, usize), JsonError> {
+        let (value, end) = self.read(i)?;
+        match value {
+            Value::Object(_) | Value::Array(_) => Ok((value, scan::container_end(self.bytes(), i, 0)?)),
+            _ => Ok((value, end)),
+        }
+    }
+}
+
+/// One JSON value of an event. `Copy`: a handle on the event's text, not a copy of it.
+///
+/// Strings are `&str` borrowed from the event (or from its arena when they held escapes);
+/// numbers keep their text until asked for a value; arrays and objects are read when
+/// iterated or looked into.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'e> {
     /// `null`.
     Null,
     /// `true` or `false`.
     Bool(bool),
-    /// A number, as serde_json reads it (u64, i64 or f64).
-    Number(serde_json::Number),
-    /// A string.
-    String(Cow<'a, str>),
+    /// A number, as written.
+    Number(Number<'e>),
+    /// A string, escapes resolved.
+    String(&'e str),
     /// An array.
-    Array(Vec<Value<'a>>),
-    /// An object's members in document order. Lookups take the last of duplicate names, as
-    /// serde_json does.
-    Object(Vec<(Cow<'a, str>, Value<'a>)>),
+    Array(Array<'e>),
+    /// An object; lookups take the last of duplicate names, as serde_json (and so the
+    /// gateway) does.
+    Object(Object<'e>),
 }
 
-impl<'a> Value<'a> {
-    /// Parses JSON bytes, borrowing strings from them where possible.
-    pub fn parse(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
-    }
-
+impl<'e> Value<'e> {
     /// The string, if this is one.
-    pub fn as_str(&self) -> Option<&str> {
+    pub fn as_str(self) -> Option<&'e str> {
         match self {
             Value::String(s) => Some(s),
             _ => None,
@@ -45,65 +108,64 @@ impl<'a> Value<'a> {
     }
 
     /// The boolean, if this is one.
-    pub fn as_bool(&self) -> Option<bool> {
+    pub fn as_bool(self) -> Option<bool> {
         match self {
-            Value::Bool(b) => Some(*b),
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is one.
+    pub fn as_number(self) -> Option<Number<'e>> {
+        match self {
+            Value::Number(n) => Some(n),
             _ => None,
         }
     }
 
     /// The number as `i64`, if it is an integer in range.
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            Value::Number(n) => n.as_i64(),
-            _ => None,
-        }
+    pub fn as_i64(self) -> Option<i64> {
+        self.as_number()?.as_i64()
     }
 
     /// The number as `u64`, if it is a non-negative integer in range.
-    pub fn as_u64(&self) -> Option<u64> {
-        match self {
-            Value::Number(n) => n.as_u64(),
-            _ => None,
-        }
+    pub fn as_u64(self) -> Option<u64> {
+        self.as_number()?.as_u64()
     }
 
     /// The number as `f64`, if this is a number.
-    pub fn as_f64(&self) -> Option<f64> {
+    pub fn as_f64(self) -> Option<f64> {
+        self.as_number()?.as_f64()
+    }
+
+    /// The array, if this is one.
+    pub fn as_array(self) -> Option<Array<'e>> {
         match self {
-            Value::Number(n) => n.as_f64(),
+            Value::Array(a) => Some(a),
             _ => None,
         }
     }
 
-    /// The elements, if this is an array.
-    pub fn as_array(&self) -> Option<&[Value<'a>]> {
+    /// The object, if this is one.
+    pub fn as_object(self) -> Option<Object<'e>> {
         match self {
-            Value::Array(items) => Some(items),
-            _ => None,
-        }
-    }
-
-    /// The members in document order, if this is an object.
-    pub fn as_object(&self) -> Option<&[(Cow<'a, str>, Value<'a>)]> {
-        match self {
-            Value::Object(members) => Some(members),
+            Value::Object(o) => Some(o),
             _ => None,
         }
     }
 
     /// True for `null`.
-    pub fn is_null(&self) -> bool {
+    pub fn is_null(self) -> bool {
         matches!(self, Value::Null)
     }
 
     /// True for arrays and objects.
-    pub fn is_container(&self) -> bool {
+    pub fn is_container(self) -> bool {
         matches!(self, Value::Array(_) | Value::Object(_))
     }
 
     /// The JSON type's name: `null`, `boolean`, `number`, `string`, `array` or `object`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(self) -> &'static str {
         match self {
             Value::Null => "null",
             Value::Bool(_) => "boolean",
@@ -115,41 +177,62 @@ impl<'a> Value<'a> {
     }
 
     /// The member `name` of an object (the last one if the name repeats).
-    pub fn member(&self, name: &str) -> Option<&Value<'a>> {
-        self.as_object()?.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
+    pub fn member(self, name: &str) -> Option<Value<'e>> {
+        self.as_object()?.get(name)
     }
 
     /// The element at `index` of an array.
-    pub fn index(&self, index: usize) -> Option<&Value<'a>> {
+    pub fn index(self, index: usize) -> Option<Value<'e>> {
         self.as_array()?.get(index)
     }
 
     /// The value an RFC 6901 pointer names (`""` is this value). `None` when it names
-    /// nothing or is malformed.
-    pub fn pointer(&self, pointer: &str) -> Option<&Value<'a>> {
+    /// nothing or is malformed. Scans only the containers on the way.
+    pub fn pointer(self, pointer: &str) -> Option<Value<'e>> {
         let mut current = self;
         for raw in tokens(pointer)? {
-            let token = unescape_token(raw)?;
-            current = match current {
-                Value::Object(_) => current.member(&token)?,
-                Value::Array(_) => current.index(parse_index(&token)?)?,
-                _ => return None,
-            };
+            current = current.step(raw)?;
         }
         Some(current)
     }
 
-    /// An owned `serde_json::Value` copy (allocates).
-    pub fn to_json(&self) -> serde_json::Value {
+    /// One step of a pointer: `raw` is the still escaped token.
+    pub(crate) fn step(self, raw: &str) -> Option<Value<'e>> {
+        let token = unescape_token(raw)?;
+        match self {
+            Value::Object(o) => o.get(&token),
+            Value::Array(a) => a.get(parse_index(&token)?),
+            _ => None,
+        }
+    }
+
+    /// An owned `serde_json::Value` copy (allocates; duplicate names keep the last).
+    pub fn to_json(self) -> serde_json::Value {
         match self {
             Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => serde_json::Value::Number(n.clone()),
+            Value::Bool(b) => serde_json::Value::Bool(b),
+            Value::Number(n) => n.to_serde().map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::String(s) => serde_json::Value::String(s.to_string()),
             Value::Array(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
             Value::Object(members) => {
                 serde_json::Value::Object(members.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect())
             }
+        }
+    }
+}
+
+impl PartialEq for Value<'_> {
+    /// Same type and content; numbers by value as serde_json compares them (`1` is not
+    /// `1.0`), objects member by member in document order.
+    fn eq(&self, other: &Self) -> bool {
+        match (*self, *other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Number(a), Value::Number(b)) => a.to_serde() == b.to_serde(),
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::Array(a), Value::Array(b)) => a.iter().eq(b.iter()),
+            (Value::Object(a), Value::Object(b)) => a.iter().eq(b.iter()),
+            _ => false,
         }
     }
 }
@@ -161,155 +244,208 @@ impl fmt::Display for Value<'_> {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Value<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor(PhantomData))
+/// A JSON number as written in the event; converted on request, the way serde_json
+/// converts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Number<'e>(&'e str);
+
+impl<'e> Number<'e> {
+    /// The number's text, as sent (`4.0e3`).
+    pub fn as_str(self) -> &'e str {
+        self.0
+    }
+
+    /// The number as serde_json reads it (u64, i64 or f64).
+    pub fn to_serde(self) -> Option<serde_json::Number> {
+        serde_json::Number::from_str(self.0).ok()
+    }
+
+    /// As `i64`, if it is an integer in range (`3.0` is not an integer).
+    pub fn as_i64(self) -> Option<i64> {
+        self.to_serde()?.as_i64()
+    }
+
+    /// As `u64`, if it is a non-negative integer in range.
+    pub fn as_u64(self) -> Option<u64> {
+        self.to_serde()?.as_u64()
+    }
+
+    /// As `f64` (integers too).
+    pub fn as_f64(self) -> Option<f64> {
+        self.to_serde()?.as_f64()
     }
 }
 
-struct ValueVisitor<'a>(PhantomData<&'a ()>);
+/// A JSON object of an event: members in document order, read when iterated.
+#[derive(Clone, Copy)]
+pub struct Object<'e> {
+    doc: Doc<'e>,
+    open: usize,
+}
 
-impl<'de: 'a, 'a> Visitor<'de> for ValueVisitor<'a> {
-    type Value = Value<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
+impl<'e> Object<'e> {
+    /// The object whose `{` is at `open` in a checked text.
+    pub(crate) fn new(doc: Doc<'e>, open: usize) -> Self {
+        Self { doc, open }
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Value::Bool(v))
+    /// The members in document order, duplicates included: `(name, value)`, names with
+    /// escapes resolved.
+    pub fn iter(self) -> Members<'e> {
+        Members { doc: self.doc, pos: self.open + 1, first: true, done: false }
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Value::Number(v.into()))
+    /// The value of the member `name`; the last one if the name repeats (as serde_json).
+    pub fn get(self, name: &str) -> Option<Value<'e>> {
+        self.iter().filter(|(key, _)| *key == name).last().map(|(_, value)| value)
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Value::Number(v.into()))
+    /// How many members (duplicates counted).
+    pub fn len(self) -> usize {
+        self.iter().count()
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("a number that is not finite"))
+    /// True when there are no members.
+    pub fn is_empty(self) -> bool {
+        self.iter().next().is_none()
     }
+}
 
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Value::String(Cow::Borrowed(v)))
+impl fmt::Debug for Object<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Object({})", Value::Object(*self))
     }
+}
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Value::String(Cow::Owned(v.to_owned())))
+impl<'e> IntoIterator for Object<'e> {
+    type Item = (&'e str, Value<'e>);
+    type IntoIter = Members<'e>;
+
+    fn into_iter(self) -> Members<'e> {
+        self.iter()
     }
+}
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Value::String(Cow::Owned(v)))
-    }
+/// The members of an [`Object`], in document order.
+pub struct Members<'e> {
+    doc: Doc<'e>,
+    pos: usize,
+    first: bool,
+    done: bool,
+}
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        Value::deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
+impl<'e> Members<'e> {
+    fn read(&mut self) -> Result<Option<(&'e str, Value<'e>)>, JsonError> {
+        let b = self.doc.bytes();
+        let mut i = skip_ws(b, self.pos);
+        if b.get(i) == Some(&b'}') {
+            return Ok(None);
         }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(Key(key)) = map.next_key()? {
-            let value = map.next_value()?;
-            members.push((key, value));
+        if !self.first {
+            // The checked text has `,` here.
+            i = skip_ws(b, i + 1);
         }
-        Ok(Value::Object(members))
+        self.first = false;
+        let (close, escaped) = scan::string_end(b, i)?;
+        let key = self.doc.string(i, close, escaped);
+        let colon = skip_ws(b, close + 1);
+        let (value, end) = self.doc.read_over(skip_ws(b, colon + 1))?;
+        self.pos = end;
+        Ok(Some((key, value)))
     }
 }
 
-/// A member name that borrows when it can (serde's own `Cow<str>` always allocates).
-struct Key<'a>(Cow<'a, str>);
+impl<'e> Iterator for Members<'e> {
+    type Item = (&'e str, Value<'e>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor(PhantomData))
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.read().ok().flatten();
+        self.done = item.is_none();
+        item
     }
 }
 
-struct KeyVisitor<'a>(PhantomData<&'a ()>);
+/// A JSON array of an event, read when iterated.
+#[derive(Clone, Copy)]
+pub struct Array<'e> {
+    doc: Doc<'e>,
+    open: usize,
+}
 
-impl<'de: 'a, 'a> Visitor<'de> for KeyVisitor<'a> {
-    type Value = Key<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
+impl<'e> Array<'e> {
+    /// The elements in order.
+    pub fn iter(self) -> Elements<'e> {
+        Elements { doc: self.doc, pos: self.open + 1, first: true, done: false }
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Borrowed(v)))
+    /// The element at `index` (scans the elements before it).
+    pub fn get(self, index: usize) -> Option<Value<'e>> {
+        self.iter().nth(index)
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v.to_owned())))
+    /// How many elements.
+    pub fn len(self) -> usize {
+        self.iter().count()
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v)))
+    /// True when there are no elements.
+    pub fn is_empty(self) -> bool {
+        self.iter().next().is_none()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn borrows_unescaped_strings_and_keys() {
-        let bytes = br#"{"plain":"text","esc\u0061ped":"a\nb","n":[1,-2,2.5,true,null]}"#;
-        let v = Value::parse(bytes).expect("valid JSON");
-        let members = v.as_object().expect("object");
-        assert!(matches!(members[0].0, Cow::Borrowed("plain")));
-        assert!(matches!(members[0].1, Value::String(Cow::Borrowed("text"))));
-        assert!(matches!(members[1].0, Cow::Owned(ref k) if k == "escaped"));
-        assert!(matches!(members[1].1, Value::String(Cow::Owned(ref s)) if s == "a\nb"));
-        let n = v.member("n").and_then(Value::as_array).expect("array");
-        assert_eq!(n[0].as_u64(), Some(1));
-        assert_eq!(n[1].as_i64(), Some(-2));
-        assert_eq!(n[2].as_f64(), Some(2.5));
-        assert_eq!(n[3].as_bool(), Some(true));
-        assert!(n[4].is_null());
+impl fmt::Debug for Array<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Array({})", Value::Array(*self))
     }
+}
 
-    #[test]
-    fn resolves_pointers() {
-        let bytes = br#"{"a":{"b/c":[10,{"~k":"x"}],"":1},"a":{"b/c":[20]}}"#;
-        let v = Value::parse(bytes).expect("valid JSON");
-        // duplicate "a": the last one wins
-        assert_eq!(v.pointer("/a/b~1c/0").and_then(Value::as_u64), Some(20));
-        let v = Value::parse(br#"{"a":{"b/c":[10,{"~k":"x"}],"":1}}"#).expect("valid JSON");
-        assert_eq!(v.pointer("/a/b~1c/1/~0k").and_then(Value::as_str), Some("x"));
-        assert_eq!(v.pointer("/a/").and_then(Value::as_u64), Some(1));
-        assert_eq!(v.pointer(""), Some(&v));
-        assert_eq!(v.pointer("/a/b~1c/01"), None);
-        assert_eq!(v.pointer("/a/b~1c/-"), None);
-        assert_eq!(v.pointer("/a/b~2c"), None);
-        assert_eq!(v.pointer("a"), None);
-        assert_eq!(v.pointer("/a/b~1c/0/x"), None);
+impl<'e> IntoIterator for Array<'e> {
+    type Item = Value<'e>;
+    type IntoIter = Elements<'e>;
+
+    fn into_iter(self) -> Elements<'e> {
+        self.iter()
     }
+}
 
-    #[test]
-    fn converts_to_serde_json() {
-        let text = r#"{"a":[1,"x",null,{"b":false}]}"#;
-        let v = Value::parse(text.as_bytes()).expect("valid JSON");
-        assert_eq!(v.to_json(), serde_json::from_str::<serde_json::Value>(text).expect("valid JSON"));
-        assert_eq!(v.to_string(), text);
+/// The elements of an [`Array`], in order.
+pub struct Elements<'e> {
+    doc: Doc<'e>,
+    pos: usize,
+    first: bool,
+    done: bool,
+}
+
+impl<'e> Elements<'e> {
+    fn read(&mut self) -> Result<Option<Value<'e>>, JsonError> {
+        let b = self.doc.bytes();
+        let mut i = skip_ws(b, self.pos);
+        if b.get(i) == Some(&b']') {
+            return Ok(None);
+        }
+        if !self.first {
+            i = skip_ws(b, i + 1);
+        }
+        self.first = false;
+        let (value, end) = self.doc.read_over(i)?;
+        self.pos = end;
+        Ok(Some(value))
+    }
+}
+
+impl<'e> Iterator for Elements<'e> {
+    type Item = Value<'e>;
+
+    fn next(&mut self) -> Option<Value<'e>> {
+        if self.done {
+            return None;
+        }
+        let item = self.read().ok().flatten();
+        self.done = item.is_none();
+        item
     }
 }

@@ -59,6 +59,7 @@ pub mod config;
 
 use auditgate_sdk::detect::{self, Detectors, Kind, Span};
 use auditgate_sdk::prelude::*;
+use auditgate_sdk::{Array, Number, Object};
 
 pub use config::{
     Action, Config, DEFAULT_MARKER, DEFAULT_VALUE_MARKER, REPLACEABLE, Settings, default_action,
@@ -122,7 +123,7 @@ impl RedactSecrets {
 
     /// A card number sent as a JSON number: an integer (of either sign) or a float with
     /// no fraction (`4111111111111111.0`, `4.111111111111111e15`).
-    fn redact_number(&self, path: &Pointer, number: &serde_json::Number, decision: &mut Decision) -> bool {
+    fn redact_number(&self, path: &Pointer, number: Number<'_>, decision: &mut Decision) -> bool {
         if !self.settings.detectors.contains(Kind::Card) {
             return false;
         }
@@ -140,31 +141,33 @@ impl RedactSecrets {
         true
     }
 
-    /// In `{"name": "Authorization", "value": …}`, the path of the value to mask.
-    fn pair_in_object(
-        &self,
-        path: &Pointer,
-        members: &[(std::borrow::Cow<'_, str>, Value<'_>)],
-    ) -> Option<String> {
-        let named = members.iter().any(|(k, v)| {
-            PAIR_NAME_KEYS.iter().any(|n| k.eq_ignore_ascii_case(n))
-                && v.as_str().is_some_and(|s| self.matches(s))
-        });
+    /// In `{"name": "Authorization", "value": …}`, the pointer of the value to mask (the
+    /// last member called `value` in any case).
+    fn pair_in_object<'e>(&self, node: &Node<'e>, members: Object<'e>) -> Option<Pointer<'e>> {
+        let mut named = false;
+        let mut value_key = None;
+        for (key, value) in members {
+            if !named && PAIR_NAME_KEYS.iter().any(|n| key.eq_ignore_ascii_case(n)) {
+                named = value.as_str().is_some_and(|s| self.matches(s));
+            }
+            if key.eq_ignore_ascii_case("value") {
+                value_key = Some(key);
+            }
+        }
         if !named {
             return None;
         }
-        let (value_key, _) = members.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case("value"))?;
-        Some(path.child(Segment::Key(value_key)).to_string())
+        node.child(Segment::Key(value_key?))
     }
 
-    /// In `["Cookie", …]`, the path of the value to mask.
-    fn pair_in_array(&self, path: &Pointer, items: &[Value<'_>]) -> Option<String> {
-        match items {
-            [name, _] if name.as_str().is_some_and(|s| self.matches(s)) => {
-                Some(path.child(Segment::Index(1)).to_string())
-            }
-            _ => None,
+    /// In `["Cookie", …]` (exactly two elements), the pointer of the value to mask.
+    fn pair_in_array<'e>(&self, node: &Node<'e>, items: Array<'e>) -> Option<Pointer<'e>> {
+        let mut items = items.iter();
+        let (name, _value) = (items.next()?, items.next()?);
+        if items.next().is_some() || !name.as_str().is_some_and(|s| self.matches(s)) {
+            return None;
         }
+        node.child(Segment::Index(1))
     }
 }
 
@@ -189,7 +192,14 @@ impl RedactSecrets {
 
 /// The decimal digits of an integral JSON number without its sign (`None` for a number
 /// with a fraction or beyond what a float holds exactly as an integer).
-fn integral_digits(number: &serde_json::Number) -> Option<String> {
+fn integral_digits(number: Number<'_>) -> Option<String> {
+    let text = number.as_str();
+    // An integer written without fraction or exponent has as many digits as its text
+    // (JSON allows no leading zeros): below card length, nothing to convert.
+    if !text.contains(['.', 'e', 'E']) && text.trim_start_matches('-').len() < 13 {
+        return None;
+    }
+    let number = number.to_serde()?;
     if let Some(n) = number.as_u64() {
         return Some(n.to_string());
     }
@@ -201,11 +211,9 @@ fn integral_digits(number: &serde_json::Number) -> Option<String> {
     (f.fract() == 0.0 && f < 1e20).then(|| format!("{f:.0}"))
 }
 
-/// Whether `path` is `covered` or inside it.
-fn is_inside(path: &str, covered: &[String]) -> bool {
-    covered
-        .iter()
-        .any(|c| path.strip_prefix(c.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+/// Whether `path` is `covered` or inside it (compared as pointer text, allocating nothing).
+fn is_inside(path: &Pointer, covered: &[Pointer]) -> bool {
+    covered.iter().any(|c| path.starts_with(c))
 }
 
 impl Policy for RedactSecrets {
@@ -224,23 +232,23 @@ impl Policy for RedactSecrets {
         self.check_fixed_fields(event)?;
         let mut found = Found::default();
         // Values masked whole as the value of a header-like pair: not searched again.
-        let mut covered: Vec<String> = Vec::new();
+        let mut covered: Vec<Pointer> = Vec::new();
         let mut spans = Vec::new();
         let mut walk = event.walk();
         while let Some(node) = walk.next() {
-            if !covered.is_empty() && is_inside(&node.pointer.to_string(), &covered) {
+            if !covered.is_empty() && is_inside(&node.pointer, &covered) {
                 walk.skip_children();
                 continue;
             }
             if node.key().is_some_and(|k| self.matches(k)) {
-                decision.mask(&node.pointer, self.settings.marker.as_str());
+                decision.mask(node.pointer, self.settings.marker.as_str());
                 found.by_name = true;
                 walk.skip_children();
                 continue;
             }
             match node.value {
                 Value::String(text) => {
-                    let top_level = node.pointer.depth() == 1;
+                    let top_level = node.pointer.is_top_level();
                     if top_level && node.key().is_some_and(|k| VALIDATED.contains(&k) || FIXED.contains(&k)) {
                         continue;
                     }
@@ -258,15 +266,15 @@ impl Policy for RedactSecrets {
                     }
                 }
                 Value::Object(members) => {
-                    if let Some(path) = self.pair_in_object(&node.pointer, members) {
-                        decision.mask(path.as_str(), self.settings.marker.as_str());
+                    if let Some(path) = self.pair_in_object(&node, members) {
+                        decision.mask(path, self.settings.marker.as_str());
                         found.by_name = true;
                         covered.push(path);
                     }
                 }
                 Value::Array(items) => {
-                    if let Some(path) = self.pair_in_array(&node.pointer, items) {
-                        decision.mask(path.as_str(), self.settings.marker.as_str());
+                    if let Some(path) = self.pair_in_array(&node, items) {
+                        decision.mask(path, self.settings.marker.as_str());
                         found.by_name = true;
                         covered.push(path);
                     }
