@@ -18,13 +18,25 @@
 //!   `work_start` (`"08:00"`), `work_end` (`"18:00"`), `work_days` (`["mon" … "fri"]`).
 //! - `off_hours_tag` (default `"off-hours"`).
 //!
-//! Events with none of `ip`, `user_agent` and (with a time zone) `time` cost one parse and
-//! three lookups of top-level members; no allocation.
+//! Per event it reads three top-level strings (`ip`, `user_agent`, `time`) and nothing
+//! else. The geo row and the user-agent class are remembered per distinct address and
+//! header ([`GEO_CACHE_ENTRIES`], [`UA_CACHE_ENTRIES`]), already written as the JSON text
+//! the patch carries: a repeated address costs no host call and no JSON work. That holds
+//! because the gateway's lookup tables never change under a running instance (a reload
+//! makes new instances).
+
+use std::cell::RefCell;
 
 use auditgate_sdk::prelude::*;
+use policy_common::cache::BoundedCache;
 use policy_common::hours::{WorkingHours, default_work_days};
 use policy_common::{geo, ua};
 use serde_json::{Map, Value as Json};
+
+/// Distinct addresses whose geo answer an instance remembers (then it starts over).
+pub const GEO_CACHE_ENTRIES: usize = 4096;
+/// Distinct user-agent headers whose class an instance remembers (then it starts over).
+pub const UA_CACHE_ENTRIES: usize = 1024;
 
 /// The policy's configuration.
 #[derive(Debug, serde::Deserialize)]
@@ -82,6 +94,46 @@ pub struct EnrichContext {
     hours: Option<WorkingHours>,
     zone_name: String,
     off_hours_tag: String,
+    /// What the geo table says about each address seen.
+    geo_rows: RefCell<BoundedCache<GeoRow>>,
+    /// The class of each user-agent header seen.
+    ua_classes: RefCell<BoundedCache<UaClass>>,
+}
+
+/// The geo table's answer for one address, ready to patch.
+#[derive(Debug)]
+enum GeoRow {
+    /// The `/details/geo` object as JSON text.
+    Found(String),
+    /// The table has no row for the address.
+    Missing,
+    /// The table answered something that is not a JSON object.
+    NotAnObject,
+}
+
+/// One header's class, ready to patch.
+#[derive(Debug)]
+struct UaClass {
+    /// The `/details/ua` object as JSON text.
+    json: String,
+    scanner: bool,
+}
+
+impl EnrichContext {
+    fn geo_row(table: &str, ip: &str) -> GeoRow {
+        match host::lookup(table, ip) {
+            None => GeoRow::Missing,
+            Some(answer) => match geo::enrichment(&answer) {
+                Some(row) => GeoRow::Found(Json::Object(row).to_string()),
+                None => GeoRow::NotAnObject,
+            },
+        }
+    }
+
+    fn ua_class(classifier: &ua::Classifier, header: &str) -> UaClass {
+        let class = classifier.classify(header);
+        UaClass { json: Json::Object(class.to_json()).to_string(), scanner: class.scanner }
+    }
 }
 
 impl Policy for EnrichContext {
@@ -103,18 +155,20 @@ impl Policy for EnrichContext {
             hours,
             zone_name: config.time_zone.unwrap_or_default(),
             off_hours_tag: config.off_hours_tag,
+            geo_rows: RefCell::new(BoundedCache::new(GEO_CACHE_ENTRIES)),
+            ua_classes: RefCell::new(BoundedCache::new(UA_CACHE_ENTRIES)),
         })
     }
 
     fn evaluate(&self, event: &Event, decision: &mut Decision) -> Result<(), String> {
-        if let (Some(table), Some(ip)) = (&self.geo_table, event.ip())
-            && let Some(answer) = host::lookup(table, ip)
-        {
-            match geo::enrichment(&answer) {
-                Some(row) => {
-                    decision.set("/details/geo", Json::Object(row));
+        if let (Some(table), Some(ip)) = (&self.geo_table, event.ip()) {
+            let mut rows = self.geo_rows.borrow_mut();
+            match rows.get_or_insert_with(ip, || Self::geo_row(table, ip)) {
+                GeoRow::Found(json) => {
+                    decision.set_json("/details/geo", json.as_str());
                 }
-                None => host::log(
+                GeoRow::Missing => {}
+                GeoRow::NotAnObject => host::log(
                     host::Level::Warn,
                     &format!("lookup table {table:?}: answer is not a JSON object"),
                 ),
@@ -123,11 +177,12 @@ impl Policy for EnrichContext {
         if let (Some(classifier), Some(header)) =
             (&self.classifier, event.field("user_agent").and_then(|v| v.as_str()))
         {
-            let class = classifier.classify(header);
+            let mut classes = self.ua_classes.borrow_mut();
+            let class = classes.get_or_insert_with(header, || Self::ua_class(classifier, header));
             if class.scanner {
                 decision.tag(SCANNER_TAG);
             }
-            decision.set("/details/ua", Json::Object(class.to_json()));
+            decision.set_json("/details/ua", class.json.as_str());
         }
         if let (Some(hours), Some(time)) = (&self.hours, event.field("time").and_then(|v| v.as_str()))
             && let Some(local) = hours.local(time)

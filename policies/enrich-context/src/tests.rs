@@ -142,3 +142,42 @@ fn bad_config_is_refused_with_its_reason() {
     assert!(err(json!({"geo": "x"})).contains("unknown field `geo`"));
     assert!(err(json!({"off_hours_tag": ""})).contains("off_hours_tag"));
 }
+
+#[test]
+fn geo_rows_and_user_agent_classes_are_remembered_per_input() {
+    native::reset();
+    native::insert_lookup("geo", "198.51.100.7", BERLIN_ROW);
+    let p = policy(json!({}));
+    let event = json!({"action": "a", "outcome": "success", "ip": "198.51.100.7", "user_agent": CHROME_WIN});
+    let first = decide(&p, event.clone());
+    // The table does not change under a running instance; if it did, the instance would
+    // still answer what it saw first: the proof that it asked only once.
+    native::insert_lookup("geo", "198.51.100.7", r#"{"country":"FR"}"#);
+    native::insert_lookup("geo", "192.0.2.1", r#"{"country":"FR"}"#);
+    let second = decide(&p, event);
+    assert_eq!(first, second);
+    assert_eq!(set_at(&second, "/details/geo").map(|g| g["country"].clone()), Some(json!("DE")));
+    // A miss is remembered too; a fresh instance sees the table as it is now.
+    assert!(decide(&p, json!({"action": "a", "outcome": "success", "ip": "192.0.2.2"})).is_empty());
+    let fresh = policy(json!({}));
+    let d = decide(&fresh, json!({"action": "a", "outcome": "success", "ip": "198.51.100.7"}));
+    assert_eq!(set_at(&d, "/details/geo"), Some(json!({"country": "FR"})));
+    assert_eq!((p.geo_rows.borrow().len(), p.ua_classes.borrow().len()), (2, 1));
+    // The remembered text is what classifying anew writes.
+    let class = ua::Classifier::new().classify(CHROME_WIN);
+    assert_eq!(set_at(&second, "/details/ua"), Some(Json::Object(class.to_json())));
+}
+
+#[test]
+fn the_caches_stay_bounded() {
+    native::reset();
+    let p = policy(json!({}));
+    for i in 0..GEO_CACHE_ENTRIES + 10 {
+        let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+        let agent = format!("agent/{i}");
+        decide(&p, json!({"action": "a", "outcome": "success", "ip": ip, "user_agent": agent}));
+    }
+    assert!(p.geo_rows.borrow().len() <= GEO_CACHE_ENTRIES);
+    assert!(p.ua_classes.borrow().len() <= UA_CACHE_ENTRIES);
+    assert_eq!(p.geo_rows.borrow().len(), 10, "emptied when full, then filled again");
+}

@@ -1,11 +1,12 @@
 //! Pieces shared by the bundled policies: working hours in a time zone ([`hours`]),
 //! user-agent classes ([`ua`]), geo data from a lookup table ([`geo`]), action
-//! patterns ([`pattern`]), alert severities ([`severity`]) and configured lists that
-//! extend built-in ones ([`lists`]).
+//! patterns ([`pattern`]), alert severities ([`severity`]), configured lists that
+//! extend built-in ones ([`lists`]) and answers remembered per input ([`cache`]).
 //!
 //! Plain Rust (only [`lists`] calls the host, to log), so it builds unchanged for
 //! `wasm32-wasip2` and natively.
 
+pub mod cache;
 pub mod geo;
 pub mod hours;
 pub mod lists;
